@@ -1,0 +1,118 @@
+"""Self-describing checkpoints that load without executing pickled code.
+
+A checkpoint is a dict of tensors and plain values only (str, int, float, bool,
+lists, dicts), so ``torch.load(weights_only=True)`` reads it and a malicious
+``.pt`` cannot run code. It carries everything a later tool needs: the model
+config, class names, preprocessing, a training summary and metrics.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from drsn_edge import __version__
+from drsn_edge.errors import DrsnError
+from drsn_edge.models import ModelConfig, Net1d, build_model
+from drsn_edge.preprocess import Preprocessing
+
+FORMAT = "drsn-edge-checkpoint"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class Checkpoint:
+    """A trained model with the facts needed to use it on raw windows."""
+
+    config: ModelConfig
+    state_dict: dict[str, torch.Tensor]
+    classes: list[str]
+    preprocessing: Preprocessing
+    training: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+    package_version: str = __version__
+
+    @property
+    def name(self) -> str:
+        return self.training.get("name") or self.config.arch
+
+    def build(self) -> Net1d:
+        """The network with these weights, in eval mode."""
+        model = build_model(self.config)
+        try:
+            model.load_state_dict(self.state_dict)
+        except RuntimeError as exc:
+            first = str(exc).strip().splitlines()[0]
+            raise DrsnError(f"checkpoint weights do not match its model config: {first}") from None
+        return model.eval()
+
+    def to_dict(self) -> dict:
+        return {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "package_version": self.package_version,
+            "model": self.config.to_dict(),
+            "state_dict": {k: v.detach().cpu().clone() for k, v in self.state_dict.items()},
+            "classes": list(self.classes),
+            "preprocessing": self.preprocessing.to_dict(),
+            "training": self.training,
+            "metrics": self.metrics,
+        }
+
+
+def save_checkpoint(ckpt: Checkpoint, path: str | Path) -> None:
+    """Write atomically: a crash never leaves a half-written ``.pt``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".pt", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(ckpt.to_dict(), tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def load_checkpoint(path: str | Path) -> Checkpoint:
+    """Read and validate a drsn-edge checkpoint; anything else is a one-line DrsnError."""
+    path = Path(path)
+    if not path.is_file():
+        raise DrsnError(f"checkpoint not found: {path}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # foreign pickles trigger protocol warnings
+            data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for corrupt/foreign/pickled files
+        reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        raise DrsnError(f"{path} is not a readable drsn-edge checkpoint ({reason})") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise DrsnError(f"{path} is not a drsn-edge checkpoint")
+    if data.get("format_version") != FORMAT_VERSION:
+        raise DrsnError(f"{path} has checkpoint format {data.get('format_version')}, this version reads {FORMAT_VERSION}")
+    try:
+        config = ModelConfig.from_dict(dict(data["model"]))
+        state = dict(data["state_dict"])
+        classes = [str(c) for c in data["classes"]]
+        pre = Preprocessing.from_dict(dict(data["preprocessing"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DrsnError(f"{path} is an incomplete drsn-edge checkpoint (missing or bad {exc})") from None
+    if not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise DrsnError(f"{path} has non-tensor weights")
+    if len(classes) != config.num_classes:
+        raise DrsnError(f"{path} names {len(classes)} classes but its model has {config.num_classes} outputs")
+    ckpt = Checkpoint(
+        config=config,
+        state_dict=state,
+        classes=classes,
+        preprocessing=pre,
+        training=dict(data.get("training", {})),
+        metrics=dict(data.get("metrics", {})),
+        package_version=str(data.get("package_version", "unknown")),
+    )
+    ckpt.build()  # fail now, with a clear message, if weights and config disagree
+    return ckpt

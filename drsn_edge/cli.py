@@ -1,0 +1,182 @@
+"""The ``drsn-edge`` command: one sub-command per stage of the pipeline.
+
+Every user-fixable problem surfaces as one ``error: ...`` line and exit code 2;
+tracebacks are reserved for bugs.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Callable
+
+from drsn_edge.errors import DrsnError
+
+EXIT_USER_ERROR = 2
+
+
+def _write_json(path: str | Path, data: dict) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise DrsnError(f"expected comma-separated integers, got '{text}'") from None
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from drsn_edge.checkpoint import save_checkpoint
+    from drsn_edge.data.noise import parse_noise_types, parse_snr
+    from drsn_edge.data.spec import describe, load_splits
+    from drsn_edge.evaluate import evaluate
+    from drsn_edge.models import ModelConfig
+    from drsn_edge.predictor import TorchPredictor
+    from drsn_edge.preprocess import Preprocessing
+    from drsn_edge.train import TrainConfig, train
+
+    model_config = ModelConfig(
+        arch=args.arch,
+        in_length=args.window_length,
+        widths=_int_list(args.widths),
+        units_per_stage=args.units_per_stage,
+        kernel_size=args.kernel_size,
+        shortcut=args.shortcut,
+    )
+    snr = parse_snr(args.snr)
+    noise = [] if args.noise.strip().lower() == "none" else parse_noise_types(args.noise)
+    cfg = TrainConfig(
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
+        weight_decay=args.weight_decay, noise=noise, snr_db=snr if isinstance(snr, tuple) else (snr, snr),
+        clean_fraction=args.clean_fraction, patience=args.patience, seed=args.seed, threads=args.threads,
+    )
+    out = Path(args.out)
+    if out.exists() and out.is_dir():
+        raise DrsnError(f"--out {out} is a directory; give a file name such as {out / 'model.pt'}")
+    splits = load_splits(args.data, window_length=args.window_length, channel=args.channel)
+    pre = Preprocessing(window_length=args.window_length, sample_rate=splits.train.sample_rate,
+                        normalisation=args.normalisation)
+    summary = {"spec": args.data, "channel": args.channel, "train": describe(splits.train),
+               "val": describe(splits.val), "test": describe(splits.test)}
+    ckpt = train(splits, model_config, cfg, pre, data_summary=summary, progress=not args.quiet)
+    ckpt.training["name"] = args.name or (out.stem if out.stem != "model" else args.arch)
+    test = evaluate(TorchPredictor(ckpt), splits.test)
+    ckpt.metrics["test_accuracy"] = test["accuracy"]
+    save_checkpoint(ckpt, out)
+    print(f"saved {out}: {ckpt.config.arch}, {ckpt.training['parameters']} parameters, "
+          f"best epoch {ckpt.training['best_epoch']}/{ckpt.training['epochs_run']}, "
+          f"val accuracy {ckpt.metrics['val_accuracy']:.4f}, clean test accuracy {test['accuracy']:.4f}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from drsn_edge.data.noise import NOISE_TYPES, parse_snr
+    from drsn_edge.data.spec import load_windows
+    from drsn_edge.evaluate import evaluate, sweep, sweep_table
+    from drsn_edge.predictor import load_predictor
+
+    predictor = load_predictor(args.model)
+    pre = predictor.preprocessing
+    windows = load_windows(args.data, split=args.split, window_length=pre.window_length, channel=args.channel)
+    if abs(windows.sample_rate - pre.sample_rate) > 1e-6:
+        raise DrsnError(f"data is sampled at {windows.sample_rate:g} Hz but the model expects {pre.sample_rate:g} Hz")
+    pre.check(windows.x[:1])  # wrong window length -> one clear line before any work
+    if args.sweep:
+        result = sweep(predictor, windows, seed=args.seed, progress=not args.quiet)
+        result["accuracy"] = result["clean"]
+        print(sweep_table(result))
+    else:
+        if args.noise and args.noise not in NOISE_TYPES:
+            raise DrsnError(f"unknown noise type '{args.noise}' (choose from {', '.join(NOISE_TYPES)})")
+        snr = parse_snr(args.snr) if args.snr is not None else None
+        if isinstance(snr, tuple):
+            raise DrsnError("evaluate takes a single SNR (use --sweep for a range)")
+        if args.noise and snr is None:
+            raise DrsnError("--noise needs --snr DB")
+        result = evaluate(predictor, windows, args.noise, snr, seed=args.seed)
+        cond = "clean" if not args.noise else f"{args.noise} noise at {snr:g} dB"
+        print(f"{predictor.name}: accuracy {result['accuracy']:.4f} on {result['n']} windows ({cond})")
+        for name, acc in result["per_class"].items():
+            print(f"  {name:<10} {acc:.4f}")
+    result.update({"model_path": str(args.model), "data": args.data, "split": args.split})
+    if args.json:
+        _write_json(args.json, result)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from drsn_edge import __version__
+    from drsn_edge.models import ARCHS
+
+    parser = argparse.ArgumentParser(prog="drsn-edge", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"drsn-edge {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    data_help = "synthetic[:SEED] | cwru:DIR | npz:FILE"
+    p = sub.add_parser("train", help="train a model and save a self-describing checkpoint")
+    p.add_argument("--data", default="synthetic", help=data_help)
+    p.add_argument("--arch", default="drsn-cw", help=f"one of {', '.join(ARCHS)}")
+    p.add_argument("--epochs", type=int, default=60)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--optimizer", default="adamw", help="adamw or sgd")
+    p.add_argument("--weight-decay", type=float, default=1e-4)
+    p.add_argument("--noise", default="gaussian,laplacian,pink", help="training noise mix, 'all' or 'none'")
+    p.add_argument("--snr", default="-5,5", help="SNR range in dB drawn per window, LOW,HIGH")
+    p.add_argument("--clean-fraction", type=float, default=0.2, help="share of windows left clean each epoch")
+    p.add_argument("--patience", type=int, default=20, help="stop after this many epochs without improvement")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    p.add_argument("--window-length", type=int, default=2048)
+    p.add_argument("--channel", default="DE", help="CWRU channel: DE, FE or BA")
+    p.add_argument("--normalisation", default="window", help="window (per-window z-score), global or none")
+    p.add_argument("--widths", default="4,8,16", help="channels per stage")
+    p.add_argument("--units-per-stage", type=int, default=4)
+    p.add_argument("--kernel-size", type=int, default=3)
+    p.add_argument("--shortcut", default="pad", help="pad (paper) or conv (1x1)")
+    p.add_argument("--name", default=None, help="model name used by later tools")
+    p.add_argument("--out", default="model.pt")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="accuracy, per-class accuracy and confusion matrix")
+    p.add_argument("model", help="model file (.pt, or any runtime's model file)")
+    p.add_argument("--data", required=True, help=data_help)
+    p.add_argument("--split", default="test", help="train, val or test (an .npz is used whole)")
+    p.add_argument("--noise", default=None, help="gaussian, laplacian or pink")
+    p.add_argument("--snr", default=None, help="SNR in dB for --noise")
+    p.add_argument("--sweep", action="store_true", help="every noise type at -5 ... 5 dB")
+    p.add_argument("--seed", type=int, default=0, help="noise seed")
+    p.add_argument("--channel", default="DE")
+    p.add_argument("--json", default=None, help="write the full result here")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_evaluate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return handler(args)
+    except DrsnError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except OSError as exc:
+        print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Data sources (CWRU recordings, synthetic generator, .npz) and noise models."""

@@ -1,0 +1,102 @@
+"""Accuracy, per-class accuracy and confusion matrices, clean and under noise."""
+from __future__ import annotations
+
+import numpy as np
+from tqdm import tqdm
+
+from drsn_edge.data.dataset import Windows
+from drsn_edge.data.noise import NOISE_TYPES, add_noise
+from drsn_edge.errors import DrsnError
+from drsn_edge.predictor import Predictor
+
+SWEEP_SNRS_DB: tuple[float, ...] = (-5.0, -4.0, -3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0)
+
+
+def labels_in_model_order(windows: Windows, model_classes: list[str]) -> np.ndarray:
+    """Map the data's labels onto the model's class indices by name (data may hold a subset)."""
+    unknown = [c for c in windows.classes if c not in model_classes]
+    if unknown:
+        raise DrsnError(f"data has classes the model does not know: {', '.join(unknown)}")
+    mapping = np.array([model_classes.index(c) for c in windows.classes], dtype=np.int64)
+    return mapping[windows.y]
+
+
+def noisy_windows(windows: Windows, noise: str | None, snr_db: float | None, seed: int) -> np.ndarray:
+    """The raw windows with noise added deterministically: every predictor sees the same noise."""
+    if noise is None:
+        return windows.x
+    if snr_db is None:
+        raise DrsnError("a noise type needs an SNR")
+    kind_index = NOISE_TYPES.index(noise)
+    cell_seed = np.random.SeedSequence([seed, kind_index, int(round((snr_db + 1000) * 100))])
+    return add_noise(windows.x, noise, float(snr_db), np.random.default_rng(cell_seed))
+
+
+def score(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> dict:
+    """Accuracy (fraction), per-class accuracy and confusion (rows true, columns predicted)."""
+    n = len(classes)
+    confusion = np.zeros((n, n), dtype=np.int64)
+    np.add.at(confusion, (y_true, y_pred), 1)
+    support = confusion.sum(axis=1)
+    per_class = {
+        classes[i]: float(confusion[i, i] / support[i]) for i in range(n) if support[i] > 0
+    }
+    return {
+        "accuracy": float(np.mean(y_true == y_pred)) if len(y_true) else float("nan"),
+        "n": int(len(y_true)),
+        "per_class": per_class,
+        "classes": list(classes),
+        "confusion": confusion.tolist(),
+    }
+
+
+def evaluate(
+    predictor: Predictor,
+    windows: Windows,
+    noise: str | None = None,
+    snr_db: float | None = None,
+    seed: int = 0,
+) -> dict:
+    """Score one predictor on one data condition (clean when ``noise`` is None)."""
+    y_true = labels_in_model_order(windows, predictor.classes)
+    y_pred = predictor.predict(noisy_windows(windows, noise, snr_db, seed))
+    result = score(y_true, y_pred, predictor.classes)
+    result.update({"model": predictor.name, "noise": noise or "clean", "snr_db": snr_db})
+    return result
+
+
+def sweep(
+    predictor: Predictor,
+    windows: Windows,
+    noise_types: tuple[str, ...] = NOISE_TYPES,
+    snrs_db: tuple[float, ...] = SWEEP_SNRS_DB,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict:
+    """Clean accuracy plus every (noise type, SNR) cell; the mean over noisy cells."""
+    cells = [(None, None)] + [(k, s) for k in noise_types for s in snrs_db]
+    results = []
+    for noise, snr in tqdm(cells, desc=f"sweep {predictor.name}", disable=not progress, leave=False):
+        r = evaluate(predictor, windows, noise, snr, seed)
+        results.append({k: r[k] for k in ("noise", "snr_db", "accuracy", "n")})
+    noisy = [r["accuracy"] for r in results[1:]]
+    return {
+        "model": predictor.name,
+        "clean": results[0]["accuracy"],
+        "noisy_mean": float(np.mean(noisy)) if noisy else float("nan"),
+        "cells": results[1:],
+        "noise_types": list(noise_types),
+        "snrs_db": list(snrs_db),
+    }
+
+
+def sweep_table(result: dict) -> str:
+    """A plain-text table: one row per noise type, one column per SNR."""
+    snrs = result["snrs_db"]
+    head = f"{'noise':<10}" + "".join(f"{s:>7.0f}" for s in snrs) + "   mean"
+    lines = [head, f"{'clean':<10}{result['clean']:>7.3f}"]
+    for kind in result["noise_types"]:
+        accs = [c["accuracy"] for c in result["cells"] if c["noise"] == kind]
+        lines.append(f"{kind:<10}" + "".join(f"{a:>7.3f}" for a in accs) + f"{np.mean(accs):>7.3f}")
+    lines.append(f"noisy mean {result['noisy_mean']:.3f}   (SNR in dB across the top)")
+    return "\n".join(lines)

@@ -1,0 +1,138 @@
+"""The 1-D network of the paper's Table II, parameterised so every baseline shares it."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from drsn_edge.errors import DrsnError
+from drsn_edge.models.blocks import ResidualUnit
+
+# arch name -> (shrinkage kind, has shortcut)
+ARCHS: dict[str, tuple[str | None, bool]] = {
+    "drsn-cw": ("cw", True),
+    "drsn-cs": ("cs", True),
+    "resnet": (None, True),
+    "convnet": (None, False),
+}
+
+
+@dataclass
+class ModelConfig:
+    """Everything needed to rebuild a network; plain types so it fits a checkpoint.
+
+    Defaults are the paper's 1-D network: a stride-2 stem of 4 filters, then three
+    stages of 4, 8 and 16 channels, each of one stride-2 unit plus three more.
+    """
+
+    arch: str = "drsn-cw"
+    in_length: int = 2048
+    num_classes: int = 10
+    stem_channels: int = 4
+    stem_stride: int = 2
+    widths: list[int] = field(default_factory=lambda: [4, 8, 16])
+    units_per_stage: int = 4
+    kernel_size: int = 3
+    shortcut: str = "pad"
+
+    def __post_init__(self) -> None:
+        self.widths = [int(w) for w in self.widths]
+        if self.arch not in ARCHS:
+            raise DrsnError(f"unknown architecture '{self.arch}' (choose from {', '.join(ARCHS)})")
+        if self.shortcut not in ("pad", "conv"):
+            raise DrsnError(f"unknown shortcut '{self.shortcut}' (choose pad or conv)")
+        if self.kernel_size < 1 or self.kernel_size % 2 == 0:
+            raise DrsnError(f"kernel size must be odd and positive, got {self.kernel_size}")
+        if not self.widths or self.units_per_stage < 1 or self.num_classes < 2:
+            raise DrsnError("need at least one stage, one unit per stage and two classes")
+        if self.shortcut == "pad" and any(b < a for a, b in zip([self.stem_channels, *self.widths], self.widths)):
+            raise DrsnError("a zero-pad shortcut needs non-decreasing widths (use shortcut=conv)")
+        if self.in_length < self.stem_stride * 2 ** len(self.widths):
+            raise DrsnError(f"input length {self.in_length} is too short for this network")
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ModelConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise DrsnError(f"unknown model settings: {', '.join(sorted(unknown))}")
+        return cls(**data)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Net1d(nn.Module):
+    """Stem conv -> stages of residual units -> BN -> ReLU -> global average pool -> FC."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        shrinkage, residual = ARCHS[config.arch]
+        k = config.kernel_size
+        self.stem = nn.Conv1d(1, config.stem_channels, k, stride=config.stem_stride, padding=k // 2, bias=False)
+        stages = []
+        in_ch = config.stem_channels
+        for width in config.widths:
+            units = []
+            for i in range(config.units_per_stage):
+                stride = 2 if i == 0 else 1
+                units.append(ResidualUnit(in_ch, width, stride, k, shrinkage, residual, config.shortcut))
+                in_ch = width
+            stages.append(nn.Sequential(*units))
+        self.stages = nn.Sequential(*stages)
+        self.bn = nn.BatchNorm1d(in_ch)
+        self.fc = nn.Linear(in_ch, config.num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` is (N, L) or (N, 1, L) preprocessed windows; returns (N, classes) logits."""
+        if x.dim() == 2:
+            x = x.unsqueeze(1)
+        x = self.stages(self.stem(x))
+        x = F.relu(self.bn(x))
+        return self.fc(torch.mean(x, dim=2))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Pooled features before the classifier (for analysis)."""
+        if x.dim() == 2:
+            x = x.unsqueeze(1)
+        return torch.mean(F.relu(self.bn(self.stages(self.stem(x)))), dim=2)
+
+
+def build_model(config: ModelConfig | dict | None = None, **overrides: object) -> Net1d:
+    """The one factory: build any architecture by name from a plain config."""
+    if config is None:
+        config = ModelConfig()
+    if isinstance(config, dict):
+        config = ModelConfig.from_dict(config)
+    if overrides:
+        config = ModelConfig.from_dict({**config.to_dict(), **overrides})
+    return Net1d(config)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def count_macs(model: Net1d) -> int:
+    """Multiply-accumulates per window of the convolutions and FC layers."""
+    macs = 0
+
+    def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+        nonlocal macs
+        if isinstance(module, nn.Conv1d):
+            macs += output.numel() * module.in_channels // module.groups * module.kernel_size[0]
+        elif isinstance(module, nn.Linear):
+            macs += output.numel() * module.in_features
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv1d, nn.Linear))]
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        model(torch.zeros(1, model.config.in_length))
+    model.train(was_training)
+    for h in handles:
+        h.remove()
+    return macs

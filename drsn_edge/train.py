@@ -1,0 +1,179 @@
+"""Training with on-the-fly noise: every epoch sees fresh noise at random SNRs.
+
+Fresh noise per epoch is what teaches the shrinkage units to threshold noise
+away; validation uses one fixed noisy copy so epochs are comparable, and the
+best validation epoch is what gets saved.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from drsn_edge import __version__
+from drsn_edge.checkpoint import Checkpoint
+from drsn_edge.data.dataset import Splits, Windows
+from drsn_edge.data.noise import NOISE_TYPES, add_noise
+from drsn_edge.errors import DrsnError
+from drsn_edge.models import ModelConfig, build_model, count_macs, count_parameters
+from drsn_edge.preprocess import Preprocessing
+
+
+@dataclass
+class TrainConfig:
+    """How to train; stored in the checkpoint so a run can be repeated."""
+
+    epochs: int = 60
+    batch_size: int = 64
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    optimizer: str = "adamw"  # or "sgd" (momentum 0.9, as in the paper)
+    noise: list[str] = field(default_factory=lambda: list(NOISE_TYPES))
+    snr_db: tuple[float, float] = (-5.0, 5.0)
+    clean_fraction: float = 0.2
+    patience: int = 20
+    seed: int = 0
+    threads: int = 0  # 0: leave torch's default
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
+            raise DrsnError("epochs, batch size and learning rate must be positive")
+        if self.optimizer not in ("adamw", "sgd"):
+            raise DrsnError(f"unknown optimizer '{self.optimizer}' (choose adamw or sgd)")
+        unknown = [n for n in self.noise if n not in NOISE_TYPES]
+        if unknown:
+            raise DrsnError(f"unknown noise type(s): {', '.join(unknown)}")
+        if not 0.0 <= self.clean_fraction <= 1.0:
+            raise DrsnError("clean fraction must lie in [0, 1]")
+        low, high = self.snr_db
+        if low > high:
+            raise DrsnError(f"SNR range {low},{high} is reversed")
+
+
+def noise_mix(windows: Windows, cfg: TrainConfig, rng: np.random.Generator) -> np.ndarray:
+    """Add the training noise mix to a copy of the raw windows; a share stays clean."""
+    x = windows.x
+    if not cfg.noise or cfg.clean_fraction >= 1.0:
+        return x
+    noisy = add_noise(x, cfg.noise, tuple(cfg.snr_db), rng)
+    keep_clean = rng.random(len(x)) < cfg.clean_fraction
+    noisy[keep_clean] = x[keep_clean]
+    return noisy
+
+
+def _batches(n: int, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    order = rng.permutation(n)
+    return [order[i:i + batch_size] for i in range(0, n, batch_size)]
+
+
+def _accuracy(model: torch.nn.Module, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    model.eval()
+    with torch.no_grad():
+        logits = torch.cat([model(torch.from_numpy(x[i:i + 512])) for i in range(0, len(x), 512)])
+        target = torch.from_numpy(y)
+        loss = float(F.cross_entropy(logits, target))
+        acc = float((logits.argmax(1) == target).float().mean())
+    return acc, loss
+
+
+def train(
+    splits: Splits,
+    model_config: ModelConfig,
+    cfg: TrainConfig,
+    preprocessing: Preprocessing | None = None,
+    data_summary: dict | None = None,
+    progress: bool = True,
+) -> Checkpoint:
+    """Train one model and return the best-validation checkpoint."""
+    for part in (splits.train, splits.val):
+        part.check_finite()
+    if len(splits.train) == 0 or len(splits.val) == 0:
+        raise DrsnError("training needs non-empty train and validation splits")
+    classes = splits.train.classes
+    if splits.val.classes != classes:
+        raise DrsnError("train and validation splits name different classes")
+    pre = preprocessing or Preprocessing(window_length=splits.train.window_length, sample_rate=splits.train.sample_rate)
+    if pre.window_length != splits.train.window_length:
+        raise DrsnError(f"data windows have {splits.train.window_length} samples, preprocessing expects {pre.window_length}")
+    pre = pre.fit(splits.train.x)
+    model_config = ModelConfig.from_dict({**model_config.to_dict(), "in_length": pre.window_length, "num_classes": len(classes)})
+
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    model = build_model(model_config)
+    if cfg.optimizer == "sgd":
+        opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay, nesterov=True)
+    else:
+        opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps_per_epoch = -(-len(splits.train) // cfg.batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch, pct_start=0.15
+    )
+
+    val_rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 1]))
+    x_val = pre.apply(noise_mix(splits.val, cfg, val_rng))
+    y_train = splits.train.y
+    best = {"val_accuracy": -1.0, "val_loss": float("inf"), "epoch": 0}
+    best_state = copy.deepcopy(model.state_dict())
+    history = []
+    start = time.time()
+    bar = tqdm(range(1, cfg.epochs + 1), desc=f"train {model_config.arch}", disable=not progress, unit="epoch")
+    for epoch in bar:
+        model.train()
+        x_train = pre.apply(noise_mix(splits.train, cfg, rng))
+        total, correct, loss_sum = 0, 0, 0.0
+        for idx in _batches(len(x_train), cfg.batch_size, rng):
+            if len(idx) < 2:
+                continue  # BatchNorm needs two samples
+            xb, yb = torch.from_numpy(x_train[idx]), torch.from_numpy(y_train[idx])
+            logits = model(xb)
+            loss = F.cross_entropy(logits, yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            loss_sum += float(loss) * len(idx)
+            correct += int((logits.argmax(1) == yb).sum())
+            total += len(idx)
+        val_acc, val_loss = _accuracy(model, x_val, splits.val.y)
+        history.append({
+            "epoch": epoch, "loss": loss_sum / max(total, 1), "train_accuracy": correct / max(total, 1),
+            "val_accuracy": val_acc, "val_loss": val_loss,
+        })
+        if (val_acc, -val_loss) > (best["val_accuracy"], -best["val_loss"]):
+            best = {"val_accuracy": val_acc, "val_loss": val_loss, "epoch": epoch}
+            best_state = copy.deepcopy(model.state_dict())
+        bar.set_postfix(loss=f"{history[-1]['loss']:.3f}", val=f"{val_acc:.3f}", best=f"{best['val_accuracy']:.3f}@{best['epoch']}")
+        if epoch - best["epoch"] >= cfg.patience:
+            break
+    bar.close()
+
+    summary = {
+        "config": {**asdict(cfg), "snr_db": list(cfg.snr_db)},
+        "data": data_summary or {},
+        "n_train": len(splits.train),
+        "n_val": len(splits.val),
+        "epochs_run": len(history),
+        "best_epoch": best["epoch"],
+        "seconds": round(time.time() - start, 1),
+        "history": history,
+        "parameters": count_parameters(model),
+        "macs": count_macs(model),
+        "torch_version": torch.__version__,
+        "package_version": __version__,
+    }
+    return Checkpoint(
+        config=model_config,
+        state_dict=best_state,
+        classes=list(classes),
+        preprocessing=pre,
+        training=summary,
+        metrics={"val_accuracy": best["val_accuracy"], "val_loss": best["val_loss"]},
+    )

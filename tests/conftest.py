@@ -1,0 +1,23 @@
+"""Shared fixtures. Real-data tests must run in CI, so a missing data folder fails."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def cwru_dir_path() -> Path:
+    """The CWRU 0 HP folder: $DRSN_CWRU_DIR, else ../shared/data/cwru_0hp beside the repo."""
+    env = os.environ.get("DRSN_CWRU_DIR")
+    return Path(env) if env else REPO_ROOT.parent / "shared" / "data" / "cwru_0hp"
+
+
+@pytest.fixture(scope="session")
+def cwru_dir() -> Path:
+    path = cwru_dir_path()
+    if not (path / "normal_0.mat").is_file():
+        pytest.fail(f"CWRU data not found at {path} (set DRSN_CWRU_DIR)")
+    return path
