@@ -7,12 +7,15 @@ config, class names, preprocessing, a training summary and metrics.
 """
 from __future__ import annotations
 
+import json
 import os
+import pickle
 import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from drsn_edge import __version__
@@ -22,6 +25,19 @@ from drsn_edge.preprocess import Preprocessing
 
 FORMAT = "drsn-edge-checkpoint"
 FORMAT_VERSION = 1
+
+
+def plain(value: object) -> object:
+    """Reduce summaries to JSON types (numpy scalars, tuples, paths) so a safe load reads them."""
+
+    def convert(obj: object) -> object:
+        if isinstance(obj, np.generic):
+            return obj.item()
+        if isinstance(obj, np.ndarray):
+            return obj.tolist()
+        return str(obj)
+
+    return json.loads(json.dumps(value, default=convert))
 
 
 @dataclass
@@ -59,8 +75,8 @@ class Checkpoint:
             "state_dict": {k: v.detach().cpu().clone() for k, v in self.state_dict.items()},
             "classes": list(self.classes),
             "preprocessing": self.preprocessing.to_dict(),
-            "training": self.training,
-            "metrics": self.metrics,
+            "training": plain(self.training),
+            "metrics": plain(self.metrics),
         }
 
 
@@ -87,7 +103,10 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # foreign pickles trigger protocol warnings
             data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for corrupt/foreign/pickled files
+    except pickle.UnpicklingError:
+        raise DrsnError(f"{path} is not a readable drsn-edge checkpoint (it holds pickled Python objects, "
+                        "which are refused unread)") from None
+    except Exception as exc:  # torch raises many types for corrupt/foreign files
         reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
         raise DrsnError(f"{path} is not a readable drsn-edge checkpoint ({reason})") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:

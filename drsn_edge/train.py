@@ -139,7 +139,7 @@ def train(
             loss.backward()
             opt.step()
             sched.step()
-            loss_sum += float(loss) * len(idx)
+            loss_sum += loss.item() * len(idx)
             correct += int((logits.argmax(1) == yb).sum())
             total += len(idx)
         val_acc, val_loss = _accuracy(model, x_val, splits.val.y)
