@@ -42,9 +42,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     from drsn_edge.preprocess import Preprocessing
     from drsn_edge.train import TrainConfig, train
 
+    splits = load_splits(args.data, window_length=args.window_length or 2048, channel=args.channel)
+    window_length = splits.train.window_length
+    if args.window_length and window_length != args.window_length:
+        raise DrsnError(f"data windows have {window_length} samples but --window-length is {args.window_length}")
     model_config = ModelConfig(
         arch=args.arch,
-        in_length=args.window_length,
+        in_length=window_length,
         widths=_int_list(args.widths),
         units_per_stage=args.units_per_stage,
         kernel_size=args.kernel_size,
@@ -60,8 +64,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and out.is_dir():
         raise DrsnError(f"--out {out} is a directory; give a file name such as {out / 'model.pt'}")
-    splits = load_splits(args.data, window_length=args.window_length, channel=args.channel)
-    pre = Preprocessing(window_length=args.window_length, sample_rate=splits.train.sample_rate,
+    pre = Preprocessing(window_length=window_length, sample_rate=splits.train.sample_rate,
                         normalisation=args.normalisation)
     summary = {"spec": args.data, "channel": args.channel, "train": describe(splits.train),
                "val": describe(splits.val), "test": describe(splits.test)}
@@ -79,7 +82,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from drsn_edge.data.noise import NOISE_TYPES, parse_snr
     from drsn_edge.data.spec import load_windows
-    from drsn_edge.evaluate import evaluate, sweep, sweep_table
+    from drsn_edge.evaluate import confusion_table, evaluate, sweep, sweep_table
     from drsn_edge.predictor import load_predictor
 
     predictor = load_predictor(args.model)
@@ -103,8 +106,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         result = evaluate(predictor, windows, args.noise, snr, seed=args.seed)
         cond = "clean" if not args.noise else f"{args.noise} noise at {snr:g} dB"
         print(f"{predictor.name}: accuracy {result['accuracy']:.4f} on {result['n']} windows ({cond})")
-        for name, acc in result["per_class"].items():
-            print(f"  {name:<10} {acc:.4f}")
+        print(confusion_table(result))
     result.update({"model_path": str(args.model), "data": args.data, "split": args.split})
     if args.json:
         _write_json(args.json, result)
@@ -134,7 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--patience", type=int, default=20, help="stop after this many epochs without improvement")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
-    p.add_argument("--window-length", type=int, default=2048)
+    p.add_argument("--window-length", type=int, default=None,
+                   help="samples per window (default 2048; an .npz brings its own)")
     p.add_argument("--channel", default="DE", help="CWRU channel: DE, FE or BA")
     p.add_argument("--normalisation", default="window", help="window (per-window z-score), global or none")
     p.add_argument("--widths", default="4,8,16", help="channels per stage")

@@ -100,3 +100,17 @@ def sweep_table(result: dict) -> str:
         lines.append(f"{kind:<10}" + "".join(f"{a:>7.3f}" for a in accs) + f"{np.mean(accs):>7.3f}")
     lines.append(f"noisy mean {result['noisy_mean']:.3f}   (SNR in dB across the top)")
     return "\n".join(lines)
+
+
+def confusion_table(result: dict) -> str:
+    """Confusion matrix (rows true, columns predicted) with per-class accuracy, for people."""
+    classes, confusion = result["classes"], np.array(result["confusion"])
+    present = [i for i in range(len(classes)) if confusion[i].sum() or confusion[:, i].sum()]
+    width = max(7, *(len(classes[i]) + 1 for i in present))
+    corner = "true/pred"
+    lines = [f"{corner:<{width + 2}}" + "".join(f"{classes[i]:>{width}}" for i in present) + "   accuracy"]
+    for i in present:
+        acc = result["per_class"].get(classes[i])
+        lines.append(f"{classes[i]:<{width + 2}}" + "".join(f"{confusion[i, j]:>{width}d}" for j in present)
+                     + (f"   {acc:.4f}" if acc is not None else ""))
+    return "\n".join(lines)
