@@ -35,7 +35,7 @@ def _int_list(text: str) -> list[int]:
 def cmd_train(args: argparse.Namespace) -> int:
     from drsn_edge.checkpoint import save_checkpoint
     from drsn_edge.data.noise import parse_noise_types, parse_snr
-    from drsn_edge.data.spec import describe, load_splits
+    from drsn_edge.data.spec import describe, load_splits, resolve_spec
     from drsn_edge.evaluate import evaluate
     from drsn_edge.models import ModelConfig
     from drsn_edge.predictor import TorchPredictor
@@ -66,7 +66,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise DrsnError(f"--out {out} is a directory; give a file name such as {out / 'model.pt'}")
     pre = Preprocessing(window_length=window_length, sample_rate=splits.train.sample_rate,
                         normalisation=args.normalisation)
-    summary = {"spec": args.data, "channel": args.channel, "train": describe(splits.train),
+    summary = {"spec": args.data, "spec_resolved": resolve_spec(args.data), "channel": args.channel, "train": describe(splits.train),
                "val": describe(splits.val), "test": describe(splits.test)}
     ckpt = train(splits, model_config, cfg, pre, data_summary=summary, progress=not args.quiet)
     ckpt.training["name"] = args.name or (out.stem if out.stem != "model" else args.arch)
@@ -110,6 +110,24 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     result.update({"model_path": str(args.model), "data": args.data, "split": args.split})
     if args.json:
         _write_json(args.json, result)
+    return 0
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from quantize.build import ConvertOptions, convert, summary_text
+
+    opts = ConvertOptions(
+        out=Path(args.out) if args.out else None, calib_spec=args.calib_data, calib_size=args.calib_size,
+        val_size=args.val_size, seed=args.seed, per_tensor=args.per_tensor,
+        int16_activations=args.int16_activations, force=args.force, tflm=not args.no_tflm,
+        progress=not args.quiet,
+    )
+    out, results = convert(args.model, opts)
+    print(summary_text(out, results))
+    if args.strict and not results["passed"]:
+        failed = sum(not c["passed"] for c in results["checks"])
+        print(f"error: --strict: {failed} validation check(s) failed (see {out / 'validation.json'})", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -161,6 +179,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", default=None, help="write the full result here")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("convert", help="PyTorch -> ONNX -> TFLite float32 and int8, validated against the float model")
+    p.add_argument("model", help="a drsn-edge checkpoint (.pt)")
+    p.add_argument("--out", default=None, help="build directory (default build/<model name>)")
+    p.add_argument("--calib-data", default=None, help=f"calibration data ({data_help}; default: the training data)")
+    p.add_argument("--calib-size", type=int, default=256, help="calibration windows")
+    p.add_argument("--val-size", type=int, default=300, help="validation windows (each used clean and noisy)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--per-tensor", action="store_true", help="per-tensor instead of per-channel weight scales")
+    p.add_argument("--int16-activations", action="store_true", help="also build the int16x8 variant")
+    p.add_argument("--no-tflm", action="store_true", help="skip the TensorFlow Lite Micro checks")
+    p.add_argument("--strict", action="store_true", help="exit non-zero when a validation check fails")
+    p.add_argument("--force", action="store_true", help="replace an existing build directory")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_convert)
     return parser
 
 

@@ -57,9 +57,22 @@ class TorchPredictor(Predictor):
         return np.concatenate(out) if out else np.zeros((0, len(self.classes)), np.float32)
 
 
-# file suffix -> loader; later packages (quantize, firmware_export) register theirs
+def _converted(kind: str) -> Callable[[Path], Predictor]:
+    """Loaders for converted models live in ``quantize``; import it only when needed."""
+
+    def load(path: Path) -> Predictor:
+        from quantize import runtimes
+
+        return getattr(runtimes, f"load_{kind}")(path)
+
+    return load
+
+
+# file suffix -> loader
 PREDICTOR_LOADERS: dict[str, Callable[[Path], Predictor]] = {
     ".pt": lambda path: TorchPredictor(load_checkpoint(path)),
+    ".onnx": _converted("onnx"),
+    ".tflite": _converted("tflite"),
 }
 
 

@@ -1,6 +1,8 @@
 """Data specs on the command line: ``synthetic[:SEED]``, ``cwru:DIR``, ``npz:FILE``."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from drsn_edge.data.dataset import Splits, Windows
@@ -22,6 +24,12 @@ def parse_spec(spec: str) -> tuple[str, str]:
             raise DrsnError(f"data spec '{spec}' needs a path ({kind}:PATH)")
         return kind, arg
     raise DrsnError(f"unknown data spec '{spec}' (use synthetic, cwru:DIR or npz:FILE)")
+
+
+def resolve_spec(spec: str) -> str:
+    """The spec with an absolute path, so a checkpoint can find its data from anywhere."""
+    kind, arg = parse_spec(spec)
+    return f"{kind}:{arg}" if kind == "synthetic" else f"{kind}:{Path(arg).resolve()}"
 
 
 def _split_npz(windows: Windows, fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)) -> Splits:

@@ -1,0 +1,164 @@
+"""Does the quantised model still shrink like the float one? Per unit and end to end.
+
+For every residual shrinkage unit the int8 threshold ``tau`` and the unit's
+output are read from the probed int8 graph (extra outputs named after the
+PyTorch modules, see ``onnx_export``) and compared with the float model on the
+same windows: threshold error, dead-zone agreement and output SQNR. End to end:
+accuracy of both models and their top-1 agreement. Every check has a limit;
+``convert --strict`` fails when any check fails.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from drsn_edge.checkpoint import Checkpoint
+from quantize.onnx_export import _Probed, probe_output_names
+from quantize.runtimes import LiteRTPredictor
+from quantize.sidecar import BuildInfo
+from quantize.tflite_graph import signature_outputs
+
+
+@dataclass
+class Limits:
+    """Pass/fail limits. Defaults: what a usable int8 DRSN reaches; silence-calibrated models miss them."""
+
+    onnx_max_abs: float = 1e-4  # ONNX Runtime vs PyTorch logits
+    tflite_float_max_abs: float = 1e-4  # LiteRT float32 vs ONNX logits
+    int8_top1_agreement: float = 0.95  # int8 vs float argmax, validation windows
+    int8_accuracy_drop: float = 0.03  # float accuracy minus int8 accuracy (fraction)
+    unit_sqnr_db: float = 10.0  # every shrinkage unit's output
+    dead_zone_agreement: float = 0.80  # share of float-zeroed positions int8 also zeroes (and reverse)
+    tau_median_rel_error: float = 0.15  # median relative threshold error per unit
+    tflm_top1_agreement: float = 1.0  # TFLM vs LiteRT reference kernels
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def float_probes(ckpt: Checkpoint, x: np.ndarray, batch: int = 256) -> list[np.ndarray]:
+    """PyTorch outputs in probe order: logits, then (tau, out) per shrinkage unit."""
+    probed = _Probed(ckpt.build()).eval()
+    parts: list[list[np.ndarray]] = []
+    with torch.no_grad():
+        for start in range(0, len(x), batch):
+            outs = probed(torch.from_numpy(x[start:start + batch]).unsqueeze(1))
+            parts.append([o.numpy() for o in outs])
+    return [np.concatenate([p[i] for p in parts]) for i in range(len(parts[0]))]
+
+
+def _align(tf_values: np.ndarray, torch_values: np.ndarray) -> np.ndarray:
+    """onnx2tf makes tensors channel-last: (N, L, C) for PyTorch's (N, C, L)."""
+    tf_values = tf_values.reshape(tf_values.shape[0], -1, tf_values.shape[-1])
+    torch_values = torch_values.reshape(torch_values.shape[0], torch_values.shape[1], -1)
+    if tf_values.shape == torch_values.shape and tf_values.shape[1] != tf_values.shape[2]:
+        return tf_values
+    return np.transpose(tf_values, (0, 2, 1)).reshape(torch_values.shape)
+
+
+def sqnr_db(reference: np.ndarray, approx: np.ndarray) -> float:
+    noise = float(np.sum((approx.astype(np.float64) - reference) ** 2))
+    signal = float(np.sum(reference.astype(np.float64) ** 2))
+    if noise == 0.0:
+        return float("inf")
+    return 10.0 * np.log10(max(signal, 1e-30) / noise)
+
+
+def unit_metrics(tau_f: np.ndarray, tau_q: np.ndarray, out_f: np.ndarray, out_q_int: np.ndarray,
+                 out_scale: float, out_zero: int) -> dict:
+    """Threshold error, dead-zone agreement and SQNR of one shrinkage unit."""
+    tau_f = tau_f.reshape(len(tau_f), -1)
+    tau_q = tau_q.reshape(len(tau_q), -1)
+    rel = np.abs(tau_q - tau_f) / np.maximum(np.abs(tau_f), 1e-12)
+    out_deq = (out_q_int.astype(np.float64) - out_zero) * out_scale
+    float_zero = out_f == 0
+    int_zero = out_q_int == out_zero
+    both = float(np.sum(float_zero & int_zero))
+    return {
+        "channels": int(tau_f.shape[1]),
+        "tau_rel_error": {"median": float(np.median(rel)), "p95": float(np.percentile(rel, 95)),
+                          "max": float(rel.max()), "per_channel_mean": rel.mean(axis=0).round(5).tolist()},
+        "tau_float_mean": tau_f.mean(axis=0).round(6).tolist(),
+        "tau_int8_mean": tau_q.mean(axis=0).round(6).tolist(),
+        "dead_zone": {
+            "float_zero_share": float(float_zero.mean()),
+            "int8_zero_share": float(int_zero.mean()),
+            "float_zeros_kept": both / max(float(float_zero.sum()), 1.0),
+            "int8_zeros_true": both / max(float(int_zero.sum()), 1.0),
+            # int8 zeros where the float value is within one output LSB of zero: rounding, not a lost signal
+            "int8_zeros_near": float(np.sum(int_zero & (np.abs(out_f) <= out_scale))) / max(float(int_zero.sum()), 1.0),
+        },
+        "sqnr_db": sqnr_db(out_f, out_deq),
+        "output_scale": out_scale,
+        "output_zero_point": out_zero,
+    }
+
+
+def validate_probed(ckpt: Checkpoint, probed_tflite: Path, build: BuildInfo, x: np.ndarray,
+                    labels: np.ndarray) -> dict:
+    """Per-unit and end-to-end comparison of the probed int8 model with the float model."""
+    names = probe_output_names(ckpt.build())
+    reference = float_probes(ckpt, x)
+    runner = LiteRTPredictor(probed_tflite, build, reference=True, name="litert-int8-probed")
+    raw = runner.raw_outputs(x)
+    position = {d["index"]: i for i, d in enumerate(runner.outputs)}
+    by_name = {}
+    for sig_name, tensor in signature_outputs(probed_tflite.read_bytes()).items():
+        onnx_index = int(sig_name.rsplit("_", 1)[1])
+        i = position[tensor]
+        scale, zero = runner.outputs[i]["quantization"]
+        by_name[names[onnx_index]] = (raw[i], float(scale), int(zero))
+
+    units = {}
+    for unit in dict.fromkeys(n.rsplit(".", 1)[0] for n in names[1:]):
+        k = names.index(f"{unit}.tau")
+        tau_int, tau_scale, tau_zero = by_name[f"{unit}.tau"]
+        out_int, out_scale, out_zero = by_name[f"{unit}.out"]
+        tau_f, out_f = reference[k], reference[k + 1]
+        tau_q = (_align(tau_int, tau_f).astype(np.float64) - tau_zero) * tau_scale
+        units[unit] = unit_metrics(tau_f, tau_q, out_f, _align(out_int, out_f), out_scale, out_zero)
+        units[unit]["tau_scale"] = tau_scale
+
+    logits_int, logit_scale, logit_zero = by_name[names[0]]
+    logits_q = (logits_int.astype(np.float64) - logit_zero) * logit_scale
+    logits_f = reference[0]
+    pred_f, pred_q = logits_f.argmax(1), logits_q.argmax(1)
+    end_to_end = {
+        "windows": int(len(x)),
+        "float_accuracy": float(np.mean(pred_f == labels)),
+        "int8_accuracy": float(np.mean(pred_q == labels)),
+        "top1_agreement": float(np.mean(pred_f == pred_q)),
+        "logits_sqnr_db": sqnr_db(logits_f, logits_q),
+    }
+    return {"units": units, "end_to_end": end_to_end, "int8_logits": logits_int}
+
+
+def run_checks(results: dict, limits: Limits) -> list[dict]:
+    """Every check with its value, limit and verdict, in the order a reader wants them."""
+    checks: list[dict] = []
+
+    def check(name: str, value: float | None, limit: float, higher_is_better: bool) -> None:
+        if value is None:
+            return
+        passed = value >= limit if higher_is_better else value <= limit
+        checks.append({"check": name, "value": value, "limit": limit, "passed": bool(passed)})
+
+    check("onnx vs pytorch max |logit diff|", results.get("onnx", {}).get("max_abs_diff"), limits.onnx_max_abs, False)
+    check("tflite float32 vs onnx max |logit diff|", results.get("tflite_float32", {}).get("max_abs_diff"),
+          limits.tflite_float_max_abs, False)
+    e2e = results["int8"]["end_to_end"]
+    check("int8 top-1 agreement with float", e2e["top1_agreement"], limits.int8_top1_agreement, True)
+    check("int8 accuracy drop", e2e["float_accuracy"] - e2e["int8_accuracy"], limits.int8_accuracy_drop, False)
+    for unit, m in results["int8"]["units"].items():
+        check(f"{unit} output SQNR dB", m["sqnr_db"], limits.unit_sqnr_db, True)
+        check(f"{unit} float zeros kept", m["dead_zone"]["float_zeros_kept"], limits.dead_zone_agreement, True)
+        check(f"{unit} int8 zeros within 1 LSB of float", m["dead_zone"]["int8_zeros_near"],
+              limits.dead_zone_agreement, True)
+        check(f"{unit} tau median rel error", m["tau_rel_error"]["median"], limits.tau_median_rel_error, False)
+    tflm = results.get("tflm", {}).get("vs_litert_reference")
+    if tflm:
+        check("tflm vs litert-reference top-1 agreement", tflm["top1_agreement"], limits.tflm_top1_agreement, True)
+    return checks
