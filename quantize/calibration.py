@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from drsn_edge.checkpoint import Checkpoint
-from drsn_edge.data.dataset import Windows
-from drsn_edge.data.spec import load_splits
+from drsn_edge.data.dataset import Splits, Windows
+from drsn_edge.data.spec import load_splits, load_windows, parse_spec
 from drsn_edge.errors import DrsnError
 from drsn_edge.train import TrainConfig, noise_mix
 
@@ -57,6 +57,35 @@ def _labels_for(windows: Windows, classes: list[str]) -> np.ndarray:
     return np.array([classes.index(c) for c in windows.classes])[windows.y]
 
 
+def _load(spec: str, ckpt: Checkpoint, what: str) -> Splits:
+    pre = ckpt.preprocessing
+    try:
+        source = load_splits(spec, window_length=pre.window_length,
+                             channel=ckpt.training.get("data", {}).get("channel", "DE"))
+    except DrsnError as exc:
+        raise DrsnError(f"cannot load {what}: {exc}") from None
+    for part in (source.train, source.val):
+        if part.window_length != pre.window_length:
+            raise DrsnError(f"{what} has {part.window_length}-sample windows, the model expects {pre.window_length}")
+        part.check_finite()
+    return source
+
+
+def _load_calibration(spec: str, ckpt: Checkpoint) -> Windows:
+    """``--calib-data``: an .npz is used whole, other sources contribute their training split."""
+    pre = ckpt.preprocessing
+    split = "all" if parse_spec(spec)[0] == "npz" else "train"
+    try:
+        windows = load_windows(spec, split=split, window_length=pre.window_length,
+                               channel=ckpt.training.get("data", {}).get("channel", "DE"))
+    except DrsnError as exc:
+        raise DrsnError(f"cannot load calibration data {spec}: {exc}") from None
+    if windows.window_length != pre.window_length:
+        raise DrsnError(f"calibration data has {windows.window_length}-sample windows, "
+                        f"the model expects {pre.window_length}")
+    return windows
+
+
 def window_sets(
     ckpt: Checkpoint,
     calib_spec: str | None = None,
@@ -64,34 +93,33 @@ def window_sets(
     val_size: int = 300,
     seed: int = 0,
 ) -> WindowSets:
-    """Calibration windows (training split) and validation windows (validation split, clean + noisy)."""
+    """Calibration windows (training split of the calibration data) and validation windows.
+
+    Validation always uses the checkpoint's own data (its validation split, each
+    window clean and with the training noise mix), whatever the calibration
+    data: a model calibrated on the wrong data must be judged on the right one.
+    """
     if calib_size < 1 or val_size < 1:
         raise DrsnError("calibration and validation sizes must be positive")
-    spec = ckpt.training.get("data", {}).get("spec_resolved") or ckpt.training.get("data", {}).get("spec")
-    if calib_spec is None and not spec:
-        raise DrsnError("the checkpoint does not say what data it was trained on; pass --calib-data")
-    pre = ckpt.preprocessing
+    data = ckpt.training.get("data", {})
+    spec = data.get("spec_resolved") or data.get("spec")
+    if not spec:
+        raise DrsnError("the checkpoint does not say what data it was trained on; cannot validate")
     cfg = _training_config(ckpt)
     rng = np.random.default_rng(seed)
-    try:
-        source = load_splits(calib_spec or spec, window_length=pre.window_length,
-                             channel=ckpt.training.get("data", {}).get("channel", "DE"))
-    except DrsnError as exc:
-        which = "--calib-data" if calib_spec else "the checkpoint's training data"
-        raise DrsnError(f"cannot load {which}: {exc} (pass --calib-data SPEC)") from None
-    for part in (source.train, source.val):
-        if part.window_length != pre.window_length:
-            raise DrsnError(f"calibration windows have {part.window_length} samples, the model expects {pre.window_length}")
-        part.check_finite()
-    calib = _pick(source.train, calib_size, rng)
+    own = _load(spec, ckpt, f"the checkpoint's training data ({spec})")
+    calib_windows = _load_calibration(calib_spec, ckpt) if calib_spec else own.train
+    pre = ckpt.preprocessing
+    calib = _pick(calib_windows, calib_size, rng)
     calib_x = pre.apply(noise_mix(calib, cfg, rng))
-    val = _pick(source.val, val_size, rng)
+    val = _pick(own.val, val_size, rng)
     noisy_cfg = TrainConfig(**{**cfg.__dict__, "clean_fraction": 0.0})
     val_x = np.concatenate([pre.apply(val.x), pre.apply(noise_mix(val, noisy_cfg, rng))])
     val_y = np.concatenate([_labels_for(val, ckpt.classes)] * 2)
     summary = {
-        "spec": calib_spec or spec, "calibration_windows": len(calib_x), "validation_windows": len(val_x),
+        "calibration_spec": calib_spec or spec, "validation_spec": spec,
+        "calibration_windows": len(calib_x), "validation_windows": len(val_x),
         "noise": cfg.noise, "snr_db": list(cfg.snr_db), "clean_fraction": cfg.clean_fraction, "seed": seed,
-        "validation": "validation split, each window clean and with the training noise mix",
+        "validation": "validation split of the training data, each window clean and with the training noise mix",
     }
     return WindowSets(calib_x, val_x, val_y, summary)

@@ -64,7 +64,7 @@ def export_onnx(model: Net1d, path: str | Path, probes: bool = False) -> list[st
     module: nn.Module = _Probed(model) if probes else model
     names = probe_output_names(model) if probes else [LOGITS_NAME]
     example = torch.zeros(1, 1, model.config.in_length)
-    from quantize.tflite_convert import quiet_native
+    from quantize.quiet import quiet_native
 
     with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings(), quiet_native():
         warnings.simplefilter("ignore")

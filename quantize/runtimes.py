@@ -7,7 +7,6 @@ outputs dequantised, so logits are comparable across runtimes.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +14,6 @@ import numpy as np
 from drsn_edge.errors import DrsnError
 from drsn_edge.predictor import Predictor
 from quantize.sidecar import BuildInfo, load_build_info
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def quantize_input(x: np.ndarray, scale: float, zero_point: int, dtype: np.dtype) -> np.ndarray:
@@ -39,8 +36,10 @@ class OnnxPredictor(_BuildPredictor):
     """The exported ONNX graph in ONNX Runtime (float32)."""
 
     def __init__(self, path: Path, build: BuildInfo) -> None:
-        import onnxruntime as ort
+        from quantize.quiet import quiet_native
 
+        with quiet_native():
+            import onnxruntime as ort
         super().__init__(path, build, "onnxruntime-float")
         options = ort.SessionOptions()
         options.log_severity_level = 3
@@ -56,8 +55,10 @@ class LiteRTPredictor(_BuildPredictor):
     """A .tflite model in LiteRT; ``reference=True`` uses the reference kernels (bit-exact baseline)."""
 
     def __init__(self, path: Path, build: BuildInfo, reference: bool = True, name: str | None = None) -> None:
-        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+        from quantize.quiet import quiet_native
 
+        with quiet_native():
+            from ai_edge_litert.interpreter import Interpreter, OpResolverType
         resolver = OpResolverType.BUILTIN_REF if reference else OpResolverType.AUTO
         try:
             self.interpreter = Interpreter(model_path=str(path), experimental_op_resolver_type=resolver)

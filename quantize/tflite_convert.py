@@ -7,66 +7,24 @@ images onnx2tf would otherwise use.
 """
 from __future__ import annotations
 
-import contextlib
-import io
-import logging
 import os
-import sys
-import tempfile
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
 from drsn_edge.errors import DrsnError
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+from quantize.quiet import quiet_native
 
 MODES = ("float32", "int8", "int16x8")
 
 
-@contextlib.contextmanager
-def quiet_native() -> Iterator[None]:
-    """Silence Python and C++ chatter (onnx2tf, TensorFlow, MLIR) at the file-descriptor level.
-
-    On failure the tail of what was printed goes into the one-line error.
-    """
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    previous = logging.root.manager.disable
-    with tempfile.TemporaryFile(mode="w+b") as sink:
-        os.dup2(sink.fileno(), 1)
-        os.dup2(sink.fileno(), 2)
-        logging.disable(logging.WARNING)
-        try:
-            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-                yield
-        except DrsnError:
-            raise
-        except Exception as exc:
-            sink.seek(0)
-            printed = sink.read().decode(errors="replace").splitlines()
-            tail = " | ".join(line.strip() for line in printed[-3:] if line.strip())
-            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise DrsnError(f"TensorFlow conversion failed: {message}" + (f" ({tail[:200]})" if tail else "")) from None
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            os.close(saved[0])
-            os.close(saved[1])
-            logging.disable(previous)
-
-
 def onnx_to_saved_model(onnx_path: str | Path, out_dir: str | Path) -> Path:
     """Run onnx2tf to a SavedModel with a serving signature (inputs become NWC)."""
-    import onnx2tf
-
     out_dir = Path(out_dir)
     with quiet_native():
+        import onnx2tf
+
         onnx2tf.convert(
             input_onnx_file_path=str(onnx_path),
             output_folder_path=str(out_dir),
@@ -87,10 +45,10 @@ def convert_saved_model(
     per_tensor: bool = False,
 ) -> bytes:
     """SavedModel -> .tflite bytes. ``calibration`` is (N, L) preprocessed windows for int modes."""
-    import tensorflow as tf
-
     if mode not in MODES:
         raise DrsnError(f"unknown conversion mode '{mode}' (choose from {', '.join(MODES)})")
+    with quiet_native():
+        import tensorflow as tf
     converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model), signature_keys=["serving_default"])
     if mode != "float32":
         if calibration is None or len(calibration) == 0:

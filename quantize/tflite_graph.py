@@ -20,8 +20,10 @@ FORBIDDEN_OPS = {"SIGN", "NEG", "QUANTIZE", "DEQUANTIZE", "TRANSPOSE", "CUSTOM",
 
 
 def _schema():
-    from tensorflow.lite.python import schema_py_generated as schema
+    from quantize.quiet import quiet_native
 
+    with quiet_native():
+        from tensorflow.lite.python import schema_py_generated as schema
     return schema
 
 

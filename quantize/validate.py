@@ -33,7 +33,7 @@ class Limits:
     unit_sqnr_db: float = 10.0  # every shrinkage unit's output
     dead_zone_agreement: float = 0.80  # share of float-zeroed positions int8 also zeroes (and reverse)
     tau_median_rel_error: float = 0.15  # median relative threshold error per unit
-    tflm_top1_agreement: float = 1.0  # TFLM vs LiteRT reference kernels
+    tflm_top1_agreement: float = 0.99  # TFLM vs LiteRT reference kernels (FC rounding differs, see tflm.py)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -21,3 +21,15 @@ def cwru_dir() -> Path:
     if not (path / "normal_0.mat").is_file():
         pytest.fail(f"CWRU data not found at {path} (set DRSN_CWRU_DIR)")
     return path
+
+
+@pytest.fixture(scope="session")
+def cwru_model(cwru_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The paper-size DRSN-CW trained briefly on the real CWRU 0 HP data (shared by several test files)."""
+    from drsn_edge.cli import main
+
+    out = tmp_path_factory.mktemp("cwru") / "drsn_cw.pt"
+    code = main(["train", "--data", f"cwru:{cwru_dir}", "--arch", "drsn-cw", "--epochs", "12",
+                 "--seed", "0", "--out", str(out), "--quiet"])
+    assert code == 0
+    return out

@@ -14,18 +14,6 @@ import pytest
 from drsn_edge.cli import main
 from drsn_edge.data.cwru import load_cwru
 
-EPOCHS = "12"
-
-
-@pytest.fixture(scope="module")
-def cwru_model(cwru_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("cwru") / "drsn_cw.pt"
-    code = main(["train", "--data", f"cwru:{cwru_dir}", "--arch", "drsn-cw", "--epochs", EPOCHS,
-                 "--seed", "0", "--out", str(out), "--quiet"])
-    assert code == 0
-    return out
-
-
 def test_splits_hold_every_class_without_leakage(cwru_dir: Path) -> None:
     splits = load_cwru(cwru_dir)
     assert splits.train.classes == splits.test.classes and len(splits.train.classes) == 10

@@ -1,0 +1,614 @@
+"""TensorFlow Lite Micro on the host: predictor, arena sizing, bit-level comparison.
+
+The ``tflite_micro`` Python package runs the real TFLM kernels (reference
+kernels, as on a microcontroller without an optimised kernel library), so the
+int8 outputs here are what a device running the same ``.tflite`` computes.
+
+* :class:`TFLMPredictor` is a :class:`drsn_edge.predictor.Predictor` like the
+  LiteRT one: same input quantisation, same output dequantisation.
+* :func:`probe_arena` finds the smallest tensor arena that allocates *and* runs
+  the model. Every probe runs in a subprocess: too small an arena can crash
+  the interpreter, which must not take the caller down.
+* :func:`compare_int_outputs` and :func:`first_divergence` compare TFLM with
+  LiteRT's reference kernels bit for bit.
+
+Why TFLM and LiteRT-reference differ (established on the DRSN-CW int8 model,
+all 25 FULLY_CONNECTED ops x 310 windows, every output value reproduced bit
+for bit in numpy): LiteRT's reference int8 FULLY_CONNECTED kernel requantises
+in floating point, ``round(acc * (double)s_in * s_w / s_out)`` with
+``std::round`` (half away from zero; LiteRT commit 9213607 "Make the
+fully_connected ref kernel do requant in float"), while TFLM uses the
+fixed-point ``MultiplyByQuantizedMultiplier`` of the double-rounding build
+(gemmlowp ``SaturatingRoundingDoublingHighMul`` then ``RoundingDivideByPOT``,
+TFLITE_SINGLE_ROUNDING off). The first rounding, to 31 fractional bits of the
+multiplier's high half, can lift a value just below ``k + 0.5`` onto
+``k + 0.5``, and the second rounding then goes away from zero: TFLM ends up 1
+LSB further from zero. CONV_2D uses the fixed-point path in both runtimes, so
+it agrees.
+"""
+from __future__ import annotations
+
+import math
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from drsn_edge.errors import DrsnError
+from drsn_edge.predictor import Predictor
+from quantize.runtimes import quantize_input
+from quantize.sidecar import BuildInfo
+
+ARENA_ALIGNMENT = 16  # TFLM aligns every arena allocation to 16 bytes
+FC_EXPLANATION = (
+    "LiteRT's reference int8 FULLY_CONNECTED requantises in floating point, round(acc * s_in*s_w/s_out) "
+    "half away from zero, while TFLM uses the fixed-point MultiplyByQuantizedMultiplier with double "
+    "rounding (SaturatingRoundingDoublingHighMul, then RoundingDivideByPOT), which rounds values just "
+    "below k+0.5 to k+0.5 and then away from zero, so TFLM lands 1 LSB further from zero.")
+
+
+def _runtime():
+    try:
+        from tflite_micro.python.tflite_micro import runtime
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise DrsnError(f"TFLite Micro's Python runtime is not installed ({exc}); pip install tflite-micro") from None
+    return runtime
+
+
+def _schema():
+    # TFLM's own generated schema: a light import (tensorflow's pulls in all of TensorFlow).
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+
+    return schema
+
+
+def _read(data: bytes):
+    schema = _schema()
+    try:
+        return schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(bytearray(data), 0))
+    except Exception:
+        raise DrsnError("not a readable .tflite flatbuffer") from None
+
+
+def _builtin_names() -> dict[int, str]:
+    ops = _schema().BuiltinOperator
+    return {value: name for name, value in vars(ops).items() if not name.startswith("_")}
+
+
+def _op_list(model) -> list[str]:
+    """Op names of subgraph 0 in execution order; custom ops as ``CUSTOM 'name'``."""
+    names = _builtin_names()
+    labels = []
+    for code in model.operatorCodes:
+        builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
+        label = names.get(builtin, f"OP{builtin}")
+        if label == "CUSTOM":
+            custom = code.customCode.decode() if isinstance(code.customCode, bytes) else code.customCode
+            label = f"CUSTOM '{custom}'"
+        labels.append(label)
+    return [labels[op.opcodeIndex] for op in model.subgraphs[0].operators]
+
+
+def _tensor_name(tensor) -> str:
+    return tensor.name.decode() if isinstance(tensor.name, bytes) else str(tensor.name or "")
+
+
+def _default_arena(data: bytes) -> int:
+    """Generous host arena: memory is cheap here, a too-small arena is not."""
+    return max(4 << 20, 16 * len(data))
+
+
+@contextmanager
+def _native_stderr() -> Iterator[list[str]]:
+    """Capture what native code writes to file descriptor 2 (TFLM's MicroPrintf goes there)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    captured: list[str] = []
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield captured
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            captured.append(tmp.read().decode(errors="replace"))
+
+
+def _explain_load_failure(log: str, model, arena_size: int) -> str:
+    """Turn TFLM's log of a failed AllocateTensors into one line naming the cause."""
+    ops = _op_list(model)
+    found = re.search(r"Didn't find op for builtin opcode '(\w+)'", log)
+    if found:
+        return f"TFLite Micro has no kernel for op {found.group(1)}"
+    found = re.search(r"Failed to get registration from op code (\w+)", log)
+    if found:
+        name = found.group(1)
+        if name == "CUSTOM":
+            customs = sorted({op for op in ops if op.startswith("CUSTOM")})
+            return f"TFLite Micro has no kernel for custom op {', '.join(customs) or 'CUSTOM'}"
+        return f"TFLite Micro has no kernel for op {name}"
+    if re.search(r"Failed to allocate|Unable to allocate|Failed to resize buffer|Too many buffers", log):
+        return f"the TFLite Micro arena of {arena_size} bytes is too small for this model"
+    found = re.search(r"Node (\S+) \(number (\d+)\) failed to prepare", log)
+    if found:
+        lines = [line.strip() for line in log[:found.start()].splitlines() if line.strip()]
+        reason = f": {lines[-1]}" if lines else ""
+        return f"TFLite Micro cannot run op {found.group(1)} (op #{found.group(2)}){reason}"
+    detail = " ".join(line.strip() for line in log.splitlines() if line.strip())[:200]
+    return "TFLite Micro cannot load the model" + (f": {detail}" if detail else "")
+
+
+def load_interpreter(data: bytes, arena_size: int | None = None, preserve_all_tensors: bool = False,
+                     name: str = "model"):
+    """A TFLM interpreter for ``data``; unsupported ops and too-small arenas become :class:`DrsnError`.
+
+    Loading in-process is safe as long as the arena is generous (the default);
+    use :func:`probe_arena` to try tight arena sizes.
+    """
+    runtime = _runtime()
+    model = _read(data)
+    if len(model.subgraphs) != 1:
+        raise DrsnError(f"{name}: expected one subgraph, found {len(model.subgraphs)}")
+    arena = int(arena_size) if arena_size is not None else _default_arena(data)
+    config = runtime.InterpreterConfig.kPreserveAllTensors if preserve_all_tensors \
+        else runtime.InterpreterConfig.kAllocationRecording
+
+    def attempt(size: int):
+        with _native_stderr() as log:
+            try:
+                interpreter = runtime.Interpreter.from_bytes(data, arena_size=size, intrepreter_config=config)
+            except (RuntimeError, ValueError):
+                interpreter = None
+        return interpreter, log[0]
+
+    interpreter, log = attempt(arena)
+    if interpreter is None:
+        generous = _default_arena(data)
+        if arena < generous and attempt(generous)[0] is not None:
+            first = next((line.strip() for line in log.splitlines() if line.strip()), "")
+            raise DrsnError(f"{name}: the TFLite Micro arena of {arena} bytes is too small for this model"
+                            + (f" ({first})" if first else "")) from None
+        raise DrsnError(f"{name}: {_explain_load_failure(log, model, arena)}") from None
+    if log.strip():
+        sys.stderr.write(log)
+    return interpreter, model
+
+
+def _quantization(details: dict) -> tuple[float, int] | None:
+    params = details.get("quantization_parameters", {})
+    scales, zeros = params.get("scales"), params.get("zero_points")
+    if scales is None or len(scales) == 0:
+        return None
+    return float(scales[0]), int(zeros[0]) if zeros is not None and len(zeros) else 0
+
+
+class TFLMPredictor(Predictor):
+    """A .tflite model in TensorFlow Lite Micro's host interpreter (the microcontroller kernels)."""
+
+    def __init__(self, path: Path, build: BuildInfo, arena_size: int | None = None) -> None:
+        path = Path(path)
+        if not path.is_file():
+            raise DrsnError(f"model not found: {path}")
+        self.path = path
+        self.build = build
+        self.name = "tflm-int8"
+        self.classes = list(build.classes)
+        self.preprocessing = build.preprocessing
+        self.arena_size = arena_size
+        self.interpreter, model = load_interpreter(path.read_bytes(), arena_size, name=path.name)
+        self.num_outputs = len(model.subgraphs[0].outputs)
+        self.input = self.interpreter.get_input_details(0)
+        self.output = self.interpreter.get_output_details(0)
+        self.input_dtype = np.dtype(self.input["dtype"])
+        self.input_shape = tuple(int(v) for v in self.input["shape"])
+        self.input_quant = _quantization(self.input)
+        self.output_quant = _quantization(self.output)
+
+    def _quantize(self, row: np.ndarray) -> np.ndarray:
+        tensor = np.asarray(row, np.float32).reshape(self.input_shape)
+        if self.input_dtype == np.float32:
+            return tensor
+        if self.input_quant is None:
+            raise DrsnError(f"{self.path.name}: integer input without quantisation parameters")
+        scale, zero = self.input_quant
+        return quantize_input(tensor, scale, zero, self.input_dtype)
+
+    def _run(self, row: np.ndarray) -> np.ndarray:
+        self.interpreter.set_input(self._quantize(row), 0)
+        try:
+            self.interpreter.invoke()
+        except RuntimeError as exc:
+            raise DrsnError(f"{self.path.name}: TFLite Micro invoke failed ({exc})") from None
+        return np.asarray(self.interpreter.get_output(0))
+
+    def raw_outputs(self, x: np.ndarray) -> np.ndarray:
+        """Output 0 as stored (int8 for a deployable model), (N, classes), for bit-level comparison."""
+        rows = [self._run(row).reshape(-1) for row in x]
+        if not rows:
+            return np.zeros((0, int(np.prod(self.output["shape"][1:]))), np.dtype(self.output["dtype"]))
+        return np.stack(rows)
+
+    def dequantize(self, values: np.ndarray) -> np.ndarray:
+        if np.dtype(self.output["dtype"]) == np.float32 or self.output_quant is None:
+            return values.astype(np.float32)
+        scale, zero = self.output_quant
+        return ((values.astype(np.float32) - zero) * scale).astype(np.float32)
+
+    def logits_preprocessed(self, x: np.ndarray) -> np.ndarray:
+        if len(x) == 0:
+            return np.zeros((0, len(self.classes)), np.float32)
+        return self.dequantize(self.raw_outputs(x))
+
+
+# --- arena probing ---------------------------------------------------------------------------------
+
+# Runs in a fresh interpreter with only numpy and tflite_micro imported (no torch, no TensorFlow),
+# so a probe costs a fraction of a second. argv: mode model arena inputs.npy outputs.bin
+#   mode "ref":   quantise float windows (or zeros) to inputs.npy, run, write outputs, print allocations
+#   mode "check": run inputs.npy, exit 0 iff the outputs equal outputs.bin
+_PROBE_CHILD = r"""
+import sys
+import numpy as np
+from tflite_micro.python.tflite_micro import runtime
+mode, model_path, arena, inputs_path, outputs_path = sys.argv[1:6]
+arena = int(arena)
+data = open(model_path, "rb").read()
+try:
+    it = runtime.Interpreter.from_bytes(data, arena_size=arena)
+except Exception as exc:
+    print("LOAD_FAILED", exc, flush=True)
+    sys.exit(3)
+n_out = len(runtime.convert_bytearray_to_object(bytearray(data)).subgraphs[0].outputs)
+details = it.get_input_details(0)
+shape = tuple(int(v) for v in details["shape"])
+dtype = np.dtype(details["dtype"])
+if mode == "ref":
+    windows = np.load(inputs_path)
+    if windows.size == 0:
+        windows = np.zeros((1,) + shape, np.float32)
+    rows = []
+    for w in windows:
+        w = np.asarray(w, np.float32).reshape(shape)
+        if dtype != np.float32:
+            scale = float(details["quantization_parameters"]["scales"][0])
+            zero = int(details["quantization_parameters"]["zero_points"][0])
+            info = np.iinfo(dtype)
+            w = np.clip(np.round(w / scale) + zero, info.min, info.max).astype(dtype)
+        rows.append(w)
+    inputs = np.stack(rows)
+    np.save(inputs_path, inputs)
+else:
+    inputs = np.load(inputs_path)
+out = bytearray()
+for row in inputs:
+    it.set_input(row, 0)
+    it.invoke()
+    for i in range(n_out):
+        out += np.asarray(it.get_output(i)).tobytes()
+if mode == "ref":
+    open(outputs_path, "wb").write(bytes(out))
+    it.print_allocations()
+    sys.exit(0)
+sys.exit(0 if bytes(out) == open(outputs_path, "rb").read() else 4)
+"""
+
+
+def _round_up(value: float, step: int = ARENA_ALIGNMENT) -> int:
+    return int(math.ceil(value / step) * step)
+
+
+class _Prober:
+    def __init__(self, model_path: Path, workdir: Path, timeout: float) -> None:
+        self.model_path = model_path
+        self.inputs = workdir / "inputs.npy"
+        self.outputs = workdir / "outputs.bin"
+        self.timeout = timeout
+        self.launches = 0
+        self.results: dict[int, bool] = {}
+
+    def run(self, mode: str, arena: int) -> subprocess.CompletedProcess:
+        self.launches += 1
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+        try:
+            return subprocess.run(
+                [sys.executable, "-c", _PROBE_CHILD, mode, str(self.model_path), str(arena),
+                 str(self.inputs), str(self.outputs)],
+                capture_output=True, text=True, timeout=self.timeout, env=env)
+        except subprocess.TimeoutExpired:
+            return subprocess.CompletedProcess([], returncode=-1, stdout="", stderr="timeout")
+
+    def ok(self, arena: int) -> bool:
+        """True iff the model allocates, runs and gives the reference outputs with ``arena`` bytes."""
+        if arena not in self.results:
+            self.results[arena] = self.run("check", arena).returncode == 0
+        return self.results[arena]
+
+
+def probe_arena(model_path: Path, windows: np.ndarray | None = None, headroom: float = 0.1,
+                timeout: float = 60.0) -> dict:
+    """Smallest TFLM arena (bytes, 16-byte grid) with which the model allocates and runs correctly.
+
+    A reference run with a generous arena (in a subprocess) records the outputs
+    and what TFLM's recording allocator reports as used; the search starts
+    there, gallops outwards until it brackets the threshold, and bisects down to
+    16 bytes. Each probe is a subprocess that must load the model, run the
+    windows (the first two of ``windows``, float network input; zeros if None)
+    and reproduce the reference outputs exactly. The recommended size adds
+    ``headroom`` and is verified by one more subprocess run.
+
+    The runtime's report is the footprint *after* allocation; while allocating,
+    TFLM's greedy memory planner also needs temporary scratch at the head of the
+    arena (a record per buffer), so the true minimum can be well above it: for
+    the 237-op DRSN-CW int8 model 69,680 bytes against 56,688 reported.
+    Host and device use the same allocator code, but size a device arena from
+    ``recommended_bytes`` and 16-byte align it.
+    """
+    model_path = Path(model_path)
+    if not model_path.is_file():
+        raise DrsnError(f"model not found: {model_path}")
+    data = model_path.read_bytes()
+    _read(data)  # a clear error for a file that is no flatbuffer
+    big = _default_arena(data)
+    with tempfile.TemporaryDirectory(prefix="tflm_arena_") as tmp:
+        prober = _Prober(model_path, Path(tmp), timeout)
+        sample = np.zeros((0,), np.float32) if windows is None else np.asarray(windows, np.float32)[:2]
+        np.save(prober.inputs, sample)
+        ref = prober.run("ref", big)
+        if ref.returncode != 0:
+            if "LOAD_FAILED" in ref.stdout:
+                reason = _explain_load_failure(ref.stderr, _read(data), big)
+            else:
+                tail = (ref.stderr or ref.stdout).strip()[-200:]
+                reason = f"the reference run failed (exit {ref.returncode}): {tail}"
+            raise DrsnError(f"{model_path.name}: {reason}")
+        found = re.search(r"Arena allocation total (\d+) bytes", ref.stderr)
+        reported = int(found.group(1)) if found else None
+        prober.results[big] = True
+
+        if reported is not None and reported < big:
+            guess = _round_up(reported)
+            step = 256
+            if prober.ok(guess):
+                hi, lo = guess, None
+                while lo is None:
+                    candidate = max(ARENA_ALIGNMENT, hi - step)
+                    if candidate == hi:
+                        lo = 0
+                    elif prober.ok(candidate):
+                        hi, step = candidate, step * 4
+                    else:
+                        lo = candidate
+            else:
+                lo, hi = guess, None
+                while hi is None:
+                    candidate = min(big, lo + step)
+                    if prober.ok(candidate):
+                        hi = candidate
+                    else:
+                        lo, step = candidate, step * 4
+        else:
+            lo, hi = 0, big
+        while hi - lo > ARENA_ALIGNMENT:
+            mid = _round_up((lo + hi) / 2)
+            if mid >= hi:
+                mid = hi - ARENA_ALIGNMENT
+            if prober.ok(mid):
+                hi = mid
+            else:
+                lo = mid
+        minimum = hi
+        recommended = _round_up(minimum * (1.0 + headroom))
+        verified = prober.run("check", recommended).returncode == 0
+        return {"min_bytes": minimum, "recommended_bytes": recommended, "verified": verified,
+                "reported_by_runtime": reported, "probes": prober.launches}
+
+
+# --- comparison ------------------------------------------------------------------------------------
+
+def compare_int_outputs(a: np.ndarray, b: np.ndarray) -> dict:
+    """Bit-level agreement of two (N, K) integer outputs of two runtimes on the same windows."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape or a.ndim != 2:
+        raise DrsnError(f"cannot compare outputs of shapes {a.shape} and {b.shape} (need equal (N, K))")
+    diff = np.abs(a.astype(np.int64) - b.astype(np.int64))
+    n = int(a.shape[0])
+    return {"windows": n,
+            "identical_windows": int(np.sum(np.all(diff == 0, axis=1))) if n else 0,
+            "max_lsb": int(diff.max()) if diff.size else 0,
+            "top1_agreement": float(np.mean(np.argmax(a, axis=1) == np.argmax(b, axis=1))) if n else None}
+
+
+def _gemmlowp_requant(acc: int, multiplier: int, shift: int) -> int:
+    """TFLM's MultiplyByQuantizedMultiplier (double rounding), in exact integer arithmetic."""
+    left, right = max(shift, 0), max(-shift, 0)
+    a = acc * (1 << left)
+    if a == multiplier == -(1 << 31):
+        high = (1 << 31) - 1
+    else:
+        product = a * multiplier
+        nudge = (1 << 30) if product >= 0 else 1 - (1 << 30)
+        total = product + nudge
+        high = abs(total) >> 31
+        high = high if total >= 0 else -high  # C++ division truncates toward zero
+    mask = (1 << right) - 1
+    remainder = high & mask
+    threshold = (mask >> 1) + (1 if high < 0 else 0)
+    return (high >> right) + (1 if remainder > threshold else 0)
+
+
+def _quantize_multiplier(real: float) -> tuple[int, int]:
+    """TFLite's QuantizeMultiplier: real = q * 2**shift with q a Q31 fixed-point value."""
+    if real == 0.0:
+        return 0, 0
+    fraction, shift = math.frexp(real)
+    q = int(math.floor(fraction * (1 << 31) + 0.5))  # TfLiteRound, half away from zero (positive here)
+    if q == 1 << 31:
+        q //= 2
+        shift += 1
+    if shift < -31:
+        return 0, 0
+    return q, shift
+
+
+def _float_requant(acc: int, real: float) -> int:
+    value = acc * real
+    return int(math.copysign(math.floor(abs(value) + 0.5), value))  # std::round
+
+
+def _activation_range(op, zero: int, scale: float, dtype: np.dtype) -> tuple[int, int]:
+    info = np.iinfo(dtype)
+    lo, hi = int(info.min), int(info.max)
+    activation = getattr(op.builtinOptions, "fusedActivationFunction", 0) if op.builtinOptions else 0
+    if activation == 1:  # RELU
+        lo = max(lo, zero)
+    elif activation == 2:  # RELU_N1_TO_1
+        lo, hi = max(lo, zero + round(-1 / scale)), min(hi, zero + round(1 / scale))
+    elif activation == 3:  # RELU6
+        lo, hi = max(lo, zero), min(hi, zero + round(6 / scale))
+    return lo, hi
+
+
+class _FCCheck:
+    """Recompute a FULLY_CONNECTED output both ways and count which formula each runtime followed."""
+
+    def __init__(self) -> None:
+        self.values = 0
+        self.litert_float = 0
+        self.tflm_fixed = 0
+        self.differing = 0
+        self.differing_explained = 0
+
+    def add(self, op, details: dict, lr, lr_out: np.ndarray, tflm_out: np.ndarray) -> None:
+        ti_in, ti_w = int(op.inputs[0]), int(op.inputs[1])
+        ti_b = int(op.inputs[2]) if len(op.inputs) > 2 else -1
+        d_in, d_w, d_out = details[ti_in], details[ti_w], details[int(op.outputs[0])]
+        if not all(np.dtype(d["dtype"]) in (np.int8, np.int16) for d in (d_in, d_w, d_out)):
+            return
+        s_in, z_in = _quantization(d_in)
+        s_out, z_out = _quantization(d_out)
+        w_scales = [float(v) for v in d_w["quantization_parameters"]["scales"]]
+        w_zero = int(d_w["quantization_parameters"]["zero_points"][0]) if len(w_scales) == 1 else 0
+        x = lr.get_tensor(ti_in).astype(np.int64)
+        w = lr.get_tensor(ti_w).astype(np.int64)
+        depth = w.shape[-1]
+        x = x.reshape(-1, depth)
+        w = w.reshape(-1, depth)
+        bias = lr.get_tensor(ti_b).astype(np.int64).reshape(-1) if ti_b >= 0 else np.zeros(w.shape[0], np.int64)
+        acc = (x - z_in) @ (w - w_zero).T + bias
+        lo, hi = _activation_range(op, z_out, s_out, np.dtype(d_out["dtype"]))
+        lr_flat = lr_out.reshape(acc.shape).astype(np.int64)
+        tm_flat = tflm_out.reshape(acc.shape).astype(np.int64)
+        for channel in range(acc.shape[1]):
+            # both runtimes build the effective scale in double from the float32 scales
+            real = float(np.float32(s_in)) * float(np.float32(w_scales[channel if len(w_scales) > 1 else 0])) \
+                / float(np.float32(s_out))
+            multiplier, shift = _quantize_multiplier(real)
+            for row in range(acc.shape[0]):
+                a = int(acc[row, channel])
+                by_float = min(hi, max(lo, _float_requant(a, real) + z_out))
+                by_fixed = min(hi, max(lo, _gemmlowp_requant(a, multiplier, shift) + z_out))
+                lr_value, tm_value = int(lr_flat[row, channel]), int(tm_flat[row, channel])
+                self.values += 1
+                self.litert_float += by_float == lr_value
+                self.tflm_fixed += by_fixed == tm_value
+                if lr_value != tm_value:
+                    self.differing += 1
+                    self.differing_explained += by_float == lr_value and by_fixed == tm_value
+
+    def explanation(self) -> str:
+        if self.values and self.litert_float == self.values and self.tflm_fixed == self.values:
+            return (f"{FC_EXPLANATION} Reproduced bit for bit in numpy on all {self.values} output values of "
+                    f"the diverging windows ({self.differing} differ).")
+        if self.values:
+            return (f"Requantisation of FULLY_CONNECTED differs; the float-vs-fixed-point model reproduced "
+                    f"LiteRT on {self.litert_float}/{self.values} and TFLM on {self.tflm_fixed}/{self.values} "
+                    f"values ({self.differing_explained}/{self.differing} differences explained).")
+        return "FULLY_CONNECTED outputs differ (not an int8/int16 FC, requantisation not checked)."
+
+
+def first_divergence(model_path: Path, windows: np.ndarray) -> dict | None:
+    """The first op, in execution order, whose output differs between TFLM and LiteRT-reference.
+
+    Both runtimes keep every intermediate tensor (TFLM: ``kPreserveAllTensors``,
+    LiteRT: ``experimental_preserve_all_tensors``) and every op's outputs are
+    compared on each of ``windows`` (float network input, like
+    :meth:`Predictor.logits_preprocessed`) up to the first difference. None when
+    the two agree on every tensor of every window. For a FULLY_CONNECTED the
+    explanation is checked by recomputing the op's outputs both ways.
+    """
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    model_path = Path(model_path)
+    if not model_path.is_file():
+        raise DrsnError(f"model not found: {model_path}")
+    data = model_path.read_bytes()
+    model = _read(data)
+    graph = model.subgraphs[0]
+    # the linear planner gives every tensor its own buffer: size the arena for all of them
+    tensor_bytes = sum(int(np.prod(t.shape if t.shape is not None else [1])) * 8 for t in graph.tensors)
+    tflm, _ = load_interpreter(data, max(_default_arena(data), 2 * tensor_bytes + (1 << 20)),
+                               preserve_all_tensors=True, name=model_path.name)
+    try:
+        lr = Interpreter(model_path=str(model_path), experimental_op_resolver_type=OpResolverType.BUILTIN_REF,
+                         experimental_preserve_all_tensors=True)
+        lr.allocate_tensors()
+    except (ValueError, RuntimeError) as exc:
+        raise DrsnError(f"LiteRT cannot load {model_path.name}: {str(exc).splitlines()[0]}") from None
+    details = {int(d["index"]): d for d in lr.get_tensor_details()}
+    inp = lr.get_input_details()[0]
+    dtype = np.dtype(inp["dtype"])
+    ops = _op_list(model)
+    firsts: dict[int, list[tuple[int, float]]] = {}
+    fc_checks: dict[int, _FCCheck] = {}
+    diverging = 0
+    for index, window in enumerate(np.asarray(windows, np.float32)):
+        x = window.reshape(inp["shape"])
+        if dtype != np.float32:
+            scale, zero = inp["quantization"]
+            x = quantize_input(x, scale, zero, dtype)
+        lr.set_tensor(inp["index"], x)
+        lr.invoke()
+        tflm.set_input(x, 0)
+        tflm.invoke()
+        for op_index, op in enumerate(graph.operators):
+            worst, outputs = None, []
+            for ti in op.outputs:
+                ti = int(ti)
+                if ti < 0:
+                    continue
+                a = lr.get_tensor(ti)
+                b = np.asarray(tflm.GetTensor(ti, 0)["tensor_data"]).reshape(a.shape)
+                outputs.append((a, b))
+                if np.issubdtype(a.dtype, np.integer):
+                    lsb = float(np.max(np.abs(a.astype(np.int64) - b.astype(np.int64)), initial=0))
+                else:
+                    lsb = float(np.max(np.abs(a.astype(np.float64) - b.astype(np.float64)), initial=0.0))
+                    lsb = lsb if not np.allclose(a, b, rtol=1e-6, atol=0.0) else 0.0
+                worst = lsb if worst is None else max(worst, lsb)
+            if worst:
+                diverging += 1
+                firsts.setdefault(op_index, []).append((index, worst))
+                if ops[op_index] == "FULLY_CONNECTED" and len(outputs) == 1:
+                    fc_checks.setdefault(op_index, _FCCheck()).add(op, details, lr, *outputs[0])
+                break
+    if not firsts:
+        return None
+    op_index = min(firsts)
+    hits = firsts[op_index]
+    op = graph.operators[op_index]
+    max_lsb = max(lsb for _, lsb in hits)
+    if ops[op_index] == "FULLY_CONNECTED":
+        explanation = fc_checks[op_index].explanation() if op_index in fc_checks else FC_EXPLANATION
+    else:
+        explanation = f"{ops[op_index]} outputs differ; no established cause for this op."
+    return {"op_index": op_index, "op": ops[op_index], "tensor": _tensor_name(graph.tensors[int(op.outputs[0])]),
+            "max_lsb": int(max_lsb) if float(max_lsb).is_integer() else max_lsb,
+            "windows_affected": len(hits), "windows": len(np.asarray(windows)), "windows_diverging": diverging,
+            "explanation": explanation}
