@@ -114,3 +114,42 @@ def confusion_table(result: dict) -> str:
         lines.append(f"{classes[i]:<{width + 2}}" + "".join(f"{confusion[i, j]:>{width}d}" for j in present)
                      + (f"   {acc:.4f}" if acc is not None else ""))
     return "\n".join(lines)
+
+
+def compare(
+    predictors: list[Predictor],
+    windows: Windows,
+    noise_types: tuple[str, ...] = NOISE_TYPES,
+    snrs_db: tuple[float, ...] = SWEEP_SNRS_DB,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict:
+    """Several runtimes on identical windows: accuracy per cell for each, top-1 agreement with the first.
+
+    The first predictor is the reference (normally the float model); every
+    cell's noisy windows are made once and handed to all predictors.
+    """
+    names = [p.name for p in predictors]
+    if len(set(names)) != len(names):
+        raise DrsnError(f"predictor names must differ: {names}")
+    cells = [(None, None)] + [(k, s) for k in noise_types for s in snrs_db]
+    rows = []
+    for noise, snr in tqdm(cells, desc="compare", disable=not progress, leave=False):
+        x = noisy_windows(windows, noise, snr, seed)
+        preds = {}
+        for p in predictors:
+            preds[p.name] = p.predict(x)
+        y = labels_in_model_order(windows, predictors[0].classes)
+        ref = preds[names[0]]
+        rows.append({
+            "noise": noise or "clean", "snr_db": snr, "n": len(y),
+            "accuracy": {n: float(np.mean(preds[n] == y)) for n in names},
+            "agreement": {n: float(np.mean(preds[n] == ref)) for n in names[1:]},
+        })
+    noisy = rows[1:]
+    return {
+        "models": names, "reference": names[0], "clean": rows[0], "cells": noisy,
+        "noisy_mean": {n: float(np.mean([r["accuracy"][n] for r in noisy])) for n in names} if noisy else {},
+        "agreement_mean": {n: float(np.mean([r["agreement"][n] for r in rows])) for n in names[1:]},
+        "noise_types": list(noise_types), "snrs_db": list(snrs_db),
+    }
