@@ -171,7 +171,8 @@ def convert(checkpoint: str | Path, opts: ConvertOptions) -> tuple[Path, dict]:
 
         if opts.tflm:
             step("TensorFlow Lite Micro")
-            from quantize.tflm import TFLMPredictor, compare_int_outputs, first_divergence, probe_arena
+            from quantize.tflm import TFLMPredictor, compare_int_outputs, probe_arena
+            from quantize.tflm_divergence import first_divergence
 
             arena = probe_arena(tmp / INT8_FILE, sets.validation[:1])
             tflm = TFLMPredictor(tmp / INT8_FILE, build, arena_size=arena["recommended_bytes"])

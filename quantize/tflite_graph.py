@@ -1,4 +1,4 @@
-"""Read and edit .tflite flatbuffers: op lists, tensor types, signature outputs.
+"""Read and edit .tflite flatbuffers: op lists, tensor names and types, signature outputs.
 
 Used to prove a model is really integer (no float op hiding in a "full
 integer" file), to list the ops a microcontroller build must register, and to
@@ -20,14 +20,14 @@ FORBIDDEN_OPS = {"SIGN", "NEG", "QUANTIZE", "DEQUANTIZE", "TRANSPOSE", "CUSTOM",
 
 
 def _schema():
-    from quantize.quiet import quiet_native
+    # TFLM's generated schema: a light import (TensorFlow's copy pulls in all of TensorFlow). It is
+    # the same schema, a superset of TensorFlow 2.21's, with the object API (``Pack``) and signature defs.
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
-    with quiet_native():
-        from tensorflow.lite.python import schema_py_generated as schema
     return schema
 
 
-def _op_names() -> dict[int, str]:
+def _builtin_names() -> dict[int, str]:
     ops = _schema().BuiltinOperator
     return {value: name for name, value in vars(ops).items() if not name.startswith("_")}
 
@@ -78,11 +78,29 @@ def _name(raw: bytes | str | None) -> str:
     return raw.decode() if isinstance(raw, bytes) else str(raw or "")
 
 
+def tensor_name(tensor) -> str:
+    """The name of a ``TensorT`` as text."""
+    return _name(tensor.name)
+
+
+def op_names(model) -> list[str]:
+    """Op names of subgraph 0 of a ``ModelT`` in execution order; custom ops as ``CUSTOM 'name'``."""
+    names = _builtin_names()
+    labels = []
+    for code in model.operatorCodes:
+        builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
+        label = names.get(builtin, f"OP{builtin}")
+        if label == "CUSTOM":
+            label = f"CUSTOM '{_name(code.customCode)}'"
+        labels.append(label)
+    return [labels[op.opcodeIndex] for op in model.subgraphs[0].operators]
+
+
 def _tensor_info(tensor) -> dict:
     q = tensor.quantization
     scale = float(q.scale[0]) if q is not None and q.scale is not None and len(q.scale) else None
     zero = int(q.zeroPoint[0]) if q is not None and q.zeroPoint is not None and len(q.zeroPoint) else None
-    return {"name": _name(tensor.name), "dtype": TENSOR_TYPES.get(tensor.type, str(tensor.type)),
+    return {"name": tensor_name(tensor), "dtype": TENSOR_TYPES.get(tensor.type, str(tensor.type)),
             "shape": [int(v) for v in tensor.shape], "scale": scale, "zero_point": zero}
 
 
@@ -91,12 +109,11 @@ def summarize(data: bytes) -> GraphSummary:
     model = read_model(data)
     if len(model.subgraphs) != 1:
         raise DrsnError(f"expected one subgraph, found {len(model.subgraphs)}")
-    names = _op_names()
-    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in model.operatorCodes]
     graph = model.subgraphs[0]
-    ops = [names.get(codes[op.opcodeIndex], f"OP{codes[op.opcodeIndex]}") for op in graph.operators]
+    # summaries name a custom op plain CUSTOM, the name FORBIDDEN_OPS (and callers) look for
+    ops = [op.split(" ", 1)[0] for op in op_names(model)]
     types = Counter(TENSOR_TYPES.get(t.type, str(t.type)) for t in graph.tensors)
-    floats = [_name(t.name) for t in graph.tensors if t.type in (0, 1, 10)]
+    floats = [tensor_name(t) for t in graph.tensors if t.type in (0, 1, 10)]
     return GraphSummary(ops, types, floats, _tensor_info(graph.tensors[graph.inputs[0]]),
                         _tensor_info(graph.tensors[graph.outputs[0]]))
 

@@ -23,7 +23,9 @@ pytest.importorskip("tflite_micro")
 pytest.importorskip("ai_edge_litert")
 
 from quantize.runtimes import LiteRTPredictor  # noqa: E402
-from quantize.tflm import TFLMPredictor, compare_int_outputs, first_divergence, probe_arena  # noqa: E402
+from quantize.tflite_graph import read_model, write_model  # noqa: E402
+from quantize.tflm import TFLMPredictor, compare_int_outputs, probe_arena  # noqa: E402
+from quantize.tflm_divergence import first_divergence  # noqa: E402
 
 L = 128
 pytestmark = pytest.mark.filterwarnings("ignore:Statistics for quantized inputs")
@@ -49,10 +51,9 @@ def _int8(fn, seed: int = 0) -> bytes:
 
 def _with_custom_op(data: bytes, name: str) -> bytes:
     """The same graph with its last op turned into a custom op ``name`` (which no runtime has)."""
-    import flatbuffers
     from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
-    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(bytearray(data), 0))
+    model = read_model(data)
     code = schema.OperatorCodeT()
     code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.CUSTOM
     code.customCode = name
@@ -61,9 +62,7 @@ def _with_custom_op(data: bytes, name: str) -> bytes:
     op = model.subgraphs[0].operators[-1]
     op.opcodeIndex = len(model.operatorCodes) - 1
     op.builtinOptionsType, op.builtinOptions = 0, None
-    builder = flatbuffers.Builder(1024)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
+    return write_model(model)
 
 
 @pytest.fixture(scope="module")
