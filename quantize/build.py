@@ -28,7 +28,7 @@ from quantize.runtimes import LiteRTPredictor, OnnxPredictor
 from quantize.sidecar import BuildInfo
 from quantize.tflite_convert import convert_saved_model, onnx_to_saved_model
 from quantize.tflite_graph import keep_outputs, summarize
-from quantize.validate import Limits, run_checks, validate_probed
+from quantize.validate import Limits, run_checks, validate_probed, verify_probe_mapping
 
 ONNX_FILE = "model.onnx"
 FLOAT_FILE = "model_float32.tflite"
@@ -124,9 +124,12 @@ def convert(checkpoint: str | Path, opts: ConvertOptions) -> tuple[Path, dict]:
 
         step("TFLite float32")
         probed_f32 = convert_saved_model(saved, "float32")
+        (work / "probed_float32.tflite").write_bytes(probed_f32)
         (tmp / FLOAT_FILE).write_bytes(keep_outputs(probed_f32, {"output_0": LOGITS_NAME}))
+        probe_error = verify_probe_mapping(ckpt, work / "probed_float32.tflite", build, check_x[:4])
         f32_logits = LiteRTPredictor(tmp / FLOAT_FILE, build).logits_preprocessed(check_x)
-        results["tflite_float32"] = {"windows": len(check_x), "max_abs_diff": _max_abs(f32_logits, onnx_logits)}
+        results["tflite_float32"] = {"windows": len(check_x), "max_abs_diff": _max_abs(f32_logits, onnx_logits),
+                                     "probe_tensors_max_rel_error": probe_error}
         bar.update()
 
         step("TFLite int8")

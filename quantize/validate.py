@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from drsn_edge.checkpoint import Checkpoint
+from drsn_edge.errors import DrsnError
 from quantize.onnx_export import _Probed, probe_output_names
 from quantize.runtimes import LiteRTPredictor
 from quantize.sidecar import BuildInfo
@@ -97,20 +98,47 @@ def unit_metrics(tau_f: np.ndarray, tau_q: np.ndarray, out_f: np.ndarray, out_q_
     }
 
 
+def probe_outputs(tflite: Path, build: BuildInfo, names: list[str], x: np.ndarray) -> dict[str, tuple]:
+    """Run a probed .tflite on ``x``; probe name -> (raw values, scale, zero point).
+
+    onnx2tf names the i-th ONNX output ``output_i`` in the serving signature, and
+    the ONNX outputs carry the PyTorch module names, so the mapping is by name
+    end to end; :func:`verify_probe_mapping` proves it on the float model.
+    """
+    runner = LiteRTPredictor(tflite, build, reference=True, name="litert-probed")
+    raw = runner.raw_outputs(x)
+    position = {d["index"]: i for i, d in enumerate(runner.outputs)}
+    by_name = {}
+    for sig_name, tensor in signature_outputs(tflite.read_bytes()).items():
+        i = position[tensor]
+        scale, zero = runner.outputs[i]["quantization"]
+        by_name[names[int(sig_name.rsplit("_", 1)[1])]] = (raw[i], float(scale), int(zero))
+    if set(by_name) != set(names):
+        raise DrsnError(f"probed model outputs {len(by_name)} tensors, expected {len(names)}")
+    return by_name
+
+
+def verify_probe_mapping(ckpt: Checkpoint, probed_float: Path, build: BuildInfo, x: np.ndarray) -> float:
+    """Every float probe output must equal the PyTorch module it is named after; returns the worst error."""
+    names = probe_output_names(ckpt.build())
+    reference = float_probes(ckpt, x)
+    outputs = probe_outputs(probed_float, build, names, x)
+    worst = 0.0
+    for name, ref in zip(names, reference):
+        got = _align(outputs[name][0], ref) if ref.ndim == 3 else outputs[name][0].reshape(ref.shape)
+        err = float(np.max(np.abs(got - ref)) / (np.max(np.abs(ref)) + 1e-12))
+        if err > 1e-3:
+            raise DrsnError(f"converted tensor '{name}' does not match the PyTorch module (relative error {err:.3g})")
+        worst = max(worst, err)
+    return worst
+
+
 def validate_probed(ckpt: Checkpoint, probed_tflite: Path, build: BuildInfo, x: np.ndarray,
                     labels: np.ndarray) -> dict:
     """Per-unit and end-to-end comparison of the probed int8 model with the float model."""
     names = probe_output_names(ckpt.build())
     reference = float_probes(ckpt, x)
-    runner = LiteRTPredictor(probed_tflite, build, reference=True, name="litert-int8-probed")
-    raw = runner.raw_outputs(x)
-    position = {d["index"]: i for i, d in enumerate(runner.outputs)}
-    by_name = {}
-    for sig_name, tensor in signature_outputs(probed_tflite.read_bytes()).items():
-        onnx_index = int(sig_name.rsplit("_", 1)[1])
-        i = position[tensor]
-        scale, zero = runner.outputs[i]["quantization"]
-        by_name[names[onnx_index]] = (raw[i], float(scale), int(zero))
+    by_name = probe_outputs(probed_tflite, build, names, x)
 
     units = {}
     for unit in dict.fromkeys(n.rsplit(".", 1)[0] for n in names[1:]):
