@@ -69,6 +69,7 @@ def test_onnx_and_float_tflite_match_pytorch(build: Path, cwru_model: Path) -> N
     results = json.loads((build / "validation.json").read_text())
     assert results["onnx"]["max_abs_diff"] < 1e-4 and results["onnx"]["windows"] == 64
     assert results["tflite_float32"]["max_abs_diff"] < 1e-4
+    assert results["tflite_float32"]["probe_tensors_max_rel_error"] < 1e-3  # every probe named right
 
 
 def test_int8_model_is_all_integer_per_channel_and_transpose_free(build: Path) -> None:
