@@ -73,18 +73,15 @@ def sweep(
     seed: int = 0,
     progress: bool = True,
 ) -> dict:
-    """Clean accuracy plus every (noise type, SNR) cell; the mean over noisy cells."""
-    cells = [(None, None)] + [(k, s) for k in noise_types for s in snrs_db]
-    results = []
-    for noise, snr in tqdm(cells, desc=f"sweep {predictor.name}", disable=not progress, leave=False):
-        r = evaluate(predictor, windows, noise, snr, seed)
-        results.append({k: r[k] for k in ("noise", "snr_db", "accuracy", "n")})
-    noisy = [r["accuracy"] for r in results[1:]]
+    """One predictor: clean accuracy plus every (noise type, SNR) cell and the mean over noisy cells."""
+    result = compare([predictor], windows, noise_types, snrs_db, seed, progress)
+    name = predictor.name
     return {
-        "model": predictor.name,
-        "clean": results[0]["accuracy"],
-        "noisy_mean": float(np.mean(noisy)) if noisy else float("nan"),
-        "cells": results[1:],
+        "model": name,
+        "clean": result["clean"]["accuracy"][name],
+        "noisy_mean": result["noisy_mean"].get(name, float("nan")),
+        "cells": [{"noise": c["noise"], "snr_db": c["snr_db"], "accuracy": c["accuracy"][name], "n": c["n"]}
+                  for c in result["cells"]],
         "noise_types": list(noise_types),
         "snrs_db": list(snrs_db),
     }
@@ -134,11 +131,10 @@ def compare(
         raise DrsnError(f"predictor names must differ: {names}")
     cells = [(None, None)] + [(k, s) for k in noise_types for s in snrs_db]
     rows = []
-    for noise, snr in tqdm(cells, desc="compare", disable=not progress, leave=False):
+    desc = "sweep " + " vs ".join(names)
+    for noise, snr in tqdm(cells, desc=desc, disable=not progress, leave=False):
         x = noisy_windows(windows, noise, snr, seed)
-        preds = {}
-        for p in predictors:
-            preds[p.name] = p.predict(x)
+        preds = {p.name: p.predict(x) for p in predictors}
         y = labels_in_model_order(windows, predictors[0].classes)
         ref = preds[names[0]]
         rows.append({
