@@ -21,7 +21,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from drsn_edge.data.spec import load_splits  # noqa: E402
+from drsn_edge.checkpoint import save_checkpoint  # noqa: E402
+from drsn_edge.data.spec import load_splits, resolve_spec  # noqa: E402
 from drsn_edge.evaluate import sweep  # noqa: E402
 from drsn_edge.models import ModelConfig  # noqa: E402
 from drsn_edge.predictor import TorchPredictor  # noqa: E402
@@ -39,8 +40,10 @@ def run_one(job: dict) -> dict:
     cfg = TrainConfig(threads=1, seed=job["seed"], **job["train"])
     model_cfg = ModelConfig(arch=job["arch"], widths=job["widths"])
     start = time.time()
-    ckpt = train(splits, model_cfg, cfg, progress=False)
+    ckpt = train(splits, model_cfg, cfg, progress=False,
+                 data_summary={"spec": job["data"], "spec_resolved": resolve_spec(job["data"]), "channel": "DE"})
     train_s = time.time() - start
+    save_checkpoint(ckpt, out.with_suffix(".pt"))  # kept locally (not committed) for convert benchmarks
     result = sweep(TorchPredictor(ckpt), splits.test, seed=1234, progress=False)
     low = [c["accuracy"] for c in result["cells"] if c["snr_db"] <= 0]
     record = {
