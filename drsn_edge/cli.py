@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Callable
@@ -197,9 +198,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_NUMBER_LIST = re.compile(r"-?\d+(\.\d+)?(,-?\d+(\.\d+)?)*")
+
+
+def _attach_negative_values(argv: list[str]) -> list[str]:
+    """Let ``--snr -5,5`` work: argparse would read ``-5,5`` as an option, not a value."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        if argv[i] == "--snr" and i + 1 < len(argv) and _NUMBER_LIST.fullmatch(argv[i + 1]):
+            out.append(f"--snr={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_attach_negative_values(sys.argv[1:] if argv is None else list(argv)))
     handler: Callable[[argparse.Namespace], int] = args.func
     try:
         return handler(args)

@@ -142,4 +142,7 @@ def test_bad_input_gives_one_line_errors(tiny: dict[str, Path], tmp_path: Path) 
     assert_one_line_error(run_cli("train", "--data", data, "--arch", "vgg", "--out", str(out)), "unknown architecture")
     assert not out.exists()
     assert_one_line_error(run_cli("train", "--data", data, "--snr", "5,-5", "--out", str(out)), "SNR")
+    # a negative range is a value, not an option (argparse alone would refuse "--snr -5,5")
+    assert_one_line_error(run_cli("train", "--data", data, "--snr", "-5,5", "--arch", "nope", "--out", str(out)),
+                          "unknown architecture")
     assert not out.exists()
