@@ -77,10 +77,14 @@ PREDICTOR_LOADERS: dict[str, Callable[[Path], Predictor]] = {
 
 
 def load_predictor(path: str | Path) -> Predictor:
-    """Open any supported model file as a predictor, chosen by its suffix."""
+    """Open any supported model file (or a build directory's int8 model) as a predictor, by suffix."""
     path = Path(path)
     if not path.exists():
         raise DrsnError(f"model not found: {path}")
+    if path.is_dir():  # a build directory stands for its int8 model, the one that ships
+        from quantize.sidecar import load_build_info
+
+        path = path / load_build_info(path).files.get("int8", "model_int8.tflite")
     loader = PREDICTOR_LOADERS.get(path.suffix.lower())
     if loader is None:
         raise DrsnError(f"don't know how to run '{path.name}' (supported: {', '.join(sorted(PREDICTOR_LOADERS))})")

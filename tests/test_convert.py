@@ -183,3 +183,8 @@ def test_per_tensor_option_gives_one_scale_per_weight(cwru_model: Path, tmp_path
     assert main(["convert", str(cwru_model), "--out", str(out), "--per-tensor", "--no-tflm", "--quiet"]) == 0
     assert max(weight_scale_counts((out / "model_int8.tflite").read_bytes())) == 1
     assert json.loads((out / "validation.json").read_text())["int8_graph"]["weights"] == "per-tensor"
+
+
+def test_a_build_directory_evaluates_as_its_int8_model(build: Path, cwru_dir: Path) -> None:
+    predictor = load_predictor(build)
+    assert predictor.name == "litert-int8" and predictor.path.name == "model_int8.tflite"
