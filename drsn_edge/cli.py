@@ -43,13 +43,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     from drsn_edge.preprocess import Preprocessing
     from drsn_edge.train import TrainConfig, train
 
-    splits = load_splits(args.data, window_length=args.window_length or 2048, channel=args.channel)
-    window_length = splits.train.window_length
-    if args.window_length and window_length != args.window_length:
-        raise DrsnError(f"data windows have {window_length} samples but --window-length is {args.window_length}")
+    # settings first, so a typo fails before any data is read; train() takes the length from the data
     model_config = ModelConfig(
         arch=args.arch,
-        in_length=window_length,
+        in_length=args.window_length or 2048,
         widths=_int_list(args.widths),
         units_per_stage=args.units_per_stage,
         kernel_size=args.kernel_size,
@@ -65,6 +62,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and out.is_dir():
         raise DrsnError(f"--out {out} is a directory; give a file name such as {out / 'model.pt'}")
+    splits = load_splits(args.data, window_length=args.window_length or 2048, channel=args.channel)
+    window_length = splits.train.window_length
+    if args.window_length and window_length != args.window_length:
+        raise DrsnError(f"data windows have {window_length} samples but --window-length is {args.window_length}")
     pre = Preprocessing(window_length=window_length, sample_rate=splits.train.sample_rate,
                         normalisation=args.normalisation)
     summary = {"spec": args.data, "spec_resolved": resolve_spec(args.data), "channel": args.channel, "train": describe(splits.train),
@@ -198,19 +199,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_NUMBER_LIST = re.compile(r"-?\d+(\.\d+)?(,-?\d+(\.\d+)?)*")
+_NEGATIVE_LIST = re.compile(r"-\d+(\.\d+)?(,-?\d+(\.\d+)?)+")
 
 
 def _attach_negative_values(argv: list[str]) -> list[str]:
-    """Let ``--snr -5,5`` work: argparse would read ``-5,5`` as an option, not a value."""
+    """Let ``--snr -5,5`` work: argparse takes a lone negative number as a value, but reads a
+    negative *list* such as ``-5,5`` as an unknown option. Any ``--option`` followed by one is joined."""
     out: list[str] = []
     i = 0
     while i < len(argv):
-        if argv[i] == "--snr" and i + 1 < len(argv) and _NUMBER_LIST.fullmatch(argv[i + 1]):
-            out.append(f"--snr={argv[i + 1]}")
+        token = argv[i]
+        if token.startswith("--") and "=" not in token and i + 1 < len(argv) and _NEGATIVE_LIST.fullmatch(argv[i + 1]):
+            out.append(f"{token}={argv[i + 1]}")
             i += 2
         else:
-            out.append(argv[i])
+            out.append(token)
             i += 1
     return out
 

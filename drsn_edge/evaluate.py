@@ -130,12 +130,12 @@ def compare(
     if len(set(names)) != len(names):
         raise DrsnError(f"predictor names must differ: {names}")
     cells = [(None, None)] + [(k, s) for k in noise_types for s in snrs_db]
+    y = labels_in_model_order(windows, predictors[0].classes)
     rows = []
     desc = "sweep " + " vs ".join(names)
     for noise, snr in tqdm(cells, desc=desc, disable=not progress, leave=False):
         x = noisy_windows(windows, noise, snr, seed)
         preds = {p.name: p.predict(x) for p in predictors}
-        y = labels_in_model_order(windows, predictors[0].classes)
         ref = preds[names[0]]
         rows.append({
             "noise": noise or "clean", "snr_db": snr, "n": len(y),

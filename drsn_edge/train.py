@@ -54,6 +54,14 @@ class TrainConfig:
         if low > high:
             raise DrsnError(f"SNR range {low},{high} is reversed")
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainConfig":
+        """Rebuild from a checkpoint's summary (lists back to tuples; unknown keys ignored)."""
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        if "snr_db" in known:
+            known["snr_db"] = tuple(known["snr_db"])
+        return cls(**known)
+
 
 def noise_mix(windows: Windows, cfg: TrainConfig, rng: np.random.Generator) -> np.ndarray:
     """Add the training noise mix to a copy of the raw windows; a share stays clean."""

@@ -23,7 +23,7 @@ from drsn_edge.errors import DrsnError
 from drsn_edge.models import count_macs, count_parameters
 from drsn_edge.predictor import TorchPredictor
 from quantize.calibration import window_sets
-from quantize.onnx_export import LOGITS_NAME, export_onnx
+from quantize.onnx_export import LOGITS_NAME, export_probed_onnx
 from quantize.runtimes import LiteRTPredictor, OnnxPredictor
 from quantize.sidecar import BuildInfo
 from quantize.tflite_convert import convert_saved_model, onnx_to_saved_model
@@ -110,10 +110,11 @@ def convert(checkpoint: str | Path, opts: ConvertOptions) -> tuple[Path, dict]:
                                  "parameters": count_parameters(model), "macs": count_macs(model),
                                  "checkpoint_metrics": ckpt.metrics})
         step("export ONNX")
-        export_onnx(model, work / "probed.onnx", probes=True)
+        export_probed_onnx(model, work / "probed.onnx")
         _strip_onnx(work / "probed.onnx", tmp / ONNX_FILE)
         check_x = sets.validation[:ONNX_CHECK_WINDOWS]
-        torch_logits = TorchPredictor(ckpt).logits_preprocessed(check_x)
+        float_logits = TorchPredictor(ckpt).logits_preprocessed(sets.validation)
+        torch_logits = float_logits[:ONNX_CHECK_WINDOWS]
         onnx_logits = OnnxPredictor(tmp / ONNX_FILE, build).logits_preprocessed(check_x)
         results["onnx"] = {"windows": len(check_x), "max_abs_diff": _max_abs(onnx_logits, torch_logits)}
         bar.update()
@@ -156,18 +157,16 @@ def convert(checkpoint: str | Path, opts: ConvertOptions) -> tuple[Path, dict]:
             build.quantization[INT16_FILE] = {"input": g16.input, "output": g16.output}
             i16 = LiteRTPredictor(tmp / INT16_FILE, build)
             pred16 = i16.logits_preprocessed(sets.validation).argmax(1)
-            pred_f = TorchPredictor(ckpt).logits_preprocessed(sets.validation).argmax(1)
-            results["int16x8"] = {"top1_agreement": float(np.mean(pred16 == pred_f)),
+            results["int16x8"] = {"top1_agreement": float(np.mean(pred16 == float_logits.argmax(1))),
                                   "accuracy": float(np.mean(pred16 == sets.validation_labels)),
                                   "integer_problems": g16.integer_problems("int16"),
                                   "bytes": (tmp / INT16_FILE).stat().st_size}
             bar.update()
-        build.save(tmp)
 
         step("validate int8")
         probed = validate_probed(ckpt, work / "probed_int8.tflite", build, sets.validation, sets.validation_labels)
         deploy = LiteRTPredictor(tmp / INT8_FILE, build)
-        deploy_int = np.stack([deploy._run(row)[0][0] for row in sets.validation])
+        deploy_int = deploy.raw_outputs(sets.validation)[0]
         probed["end_to_end"]["deployable_equals_probed"] = bool(np.array_equal(deploy_int, probed["int8_logits"]))
         results["int8"] = {k: v for k, v in probed.items() if k != "int8_logits"}
         bar.update()
@@ -183,7 +182,6 @@ def convert(checkpoint: str | Path, opts: ConvertOptions) -> tuple[Path, dict]:
             results["tflm"] = {"arena": arena, "vs_litert_reference": compare_int_outputs(tflm_int, deploy_int),
                                "first_divergence": first_divergence(tmp / INT8_FILE, sets.validation[:32])}
             build.extra["tflm_arena_bytes"] = arena["recommended_bytes"]
-            build.save(tmp)
             bar.update()
 
         checks = run_checks(results, opts.limits)
@@ -192,6 +190,7 @@ def convert(checkpoint: str | Path, opts: ConvertOptions) -> tuple[Path, dict]:
         results["passed"] = all(c["passed"] for c in checks)
         results["seconds"] = round(time.time() - start, 1)
         shutil.rmtree(work)
+        build.save(tmp)
         (tmp / VALIDATION_FILE).write_text(json.dumps(results, indent=2, default=float) + "\n")
         bar.close()
         _replace_dir(tmp, out)

@@ -14,6 +14,7 @@ from drsn_edge.checkpoint import Checkpoint
 from drsn_edge.data.dataset import Splits, Windows
 from drsn_edge.data.spec import load_splits, load_windows, parse_spec
 from drsn_edge.errors import DrsnError
+from drsn_edge.evaluate import labels_in_model_order
 from drsn_edge.train import TrainConfig, noise_mix
 
 
@@ -25,15 +26,6 @@ class WindowSets:
     validation: np.ndarray  # (M, L) float32
     validation_labels: np.ndarray  # (M,) in the model's class order
     summary: dict
-
-
-def _training_config(ckpt: Checkpoint) -> TrainConfig:
-    cfg = dict(ckpt.training.get("config", {}))
-    known = set(TrainConfig.__dataclass_fields__)
-    cfg = {k: v for k, v in cfg.items() if k in known}
-    if "snr_db" in cfg:
-        cfg["snr_db"] = tuple(cfg["snr_db"])
-    return TrainConfig(**cfg)
 
 
 def _pick(windows: Windows, n: int, rng: np.random.Generator) -> Windows:
@@ -48,13 +40,6 @@ def _pick(windows: Windows, n: int, rng: np.random.Generator) -> Windows:
                 chosen.append(int(group.pop()))
     idx = np.array(sorted(chosen))
     return Windows(windows.x[idx], windows.y[idx], windows.classes, windows.sample_rate, windows.info)
-
-
-def _labels_for(windows: Windows, classes: list[str]) -> np.ndarray:
-    unknown = [c for c in windows.classes if c not in classes]
-    if unknown:
-        raise DrsnError(f"data has classes the model does not know: {', '.join(unknown)}")
-    return np.array([classes.index(c) for c in windows.classes])[windows.y]
 
 
 def _load(spec: str, ckpt: Checkpoint, what: str) -> Splits:
@@ -105,7 +90,7 @@ def window_sets(
     spec = data.get("spec_resolved") or data.get("spec")
     if not spec:
         raise DrsnError("the checkpoint does not say what data it was trained on; cannot validate")
-    cfg = _training_config(ckpt)
+    cfg = TrainConfig.from_dict(ckpt.training.get("config", {}))
     rng = np.random.default_rng(seed)
     own = _load(spec, ckpt, f"the checkpoint's training data ({spec})")
     calib_windows = _load_calibration(calib_spec, ckpt) if calib_spec else own.train
@@ -115,7 +100,7 @@ def window_sets(
     val = _pick(own.val, val_size, rng)
     noisy_cfg = TrainConfig(**{**cfg.__dict__, "clean_fraction": 0.0})
     val_x = np.concatenate([pre.apply(val.x), pre.apply(noise_mix(val, noisy_cfg, rng))])
-    val_y = np.concatenate([_labels_for(val, ckpt.classes)] * 2)
+    val_y = np.concatenate([labels_in_model_order(val, ckpt.classes)] * 2)
     summary = {
         "calibration_spec": calib_spec or spec, "validation_spec": spec,
         "calibration_windows": len(calib_x), "validation_windows": len(val_x),

@@ -1,10 +1,10 @@
-"""PyTorch -> ONNX with a static input shape and, optionally, probe outputs.
+"""PyTorch -> ONNX with a static input shape and probe outputs.
 
 Probe outputs expose every shrinkage unit's threshold ``tau`` and output as
-extra graph outputs named after the PyTorch module (``stages.1.2.shrink``).
+extra graph outputs named after the PyTorch module (``stages.1.2.shrink.tau``).
 Validation converts the probed graph once and reads the int8 values of those
-tensors by output position, so matching never depends on converter-made tensor
-names; the deployable model is the same flatbuffer with the probes removed.
+tensors by these names, so matching never depends on converter-made tensor
+names; the deployable models are the same graphs with the probes removed.
 """
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ import tempfile
 import warnings
 from pathlib import Path
 
-import numpy as np
 import onnx
 import torch
 from torch import nn
@@ -37,7 +36,7 @@ def probe_output_names(model: Net1d) -> list[str]:
     return [LOGITS_NAME] + [f"{unit}.{kind}" for unit in shrink_unit_names(model) for kind in ("tau", "out")]
 
 
-class _Probed(nn.Module):
+class Probed(nn.Module):
     """Returns the logits plus each shrinkage unit's threshold and output."""
 
     def __init__(self, net: Net1d) -> None:
@@ -58,22 +57,20 @@ class _Probed(nn.Module):
         return (logits, *self._captured)
 
 
-def export_onnx(model: Net1d, path: str | Path, probes: bool = False) -> list[str]:
-    """Write a single-file ONNX model with input ``(1, 1, L)``; returns its output names."""
+def export_probed_onnx(model: Net1d, path: str | Path) -> None:
+    """Write a single-file ONNX model with input ``(1, 1, L)`` and the outputs of :func:`probe_output_names`."""
     model = model.eval()
-    module: nn.Module = _Probed(model) if probes else model
-    names = probe_output_names(model) if probes else [LOGITS_NAME]
     example = torch.zeros(1, 1, model.config.in_length)
     from quantize.quiet import quiet_native
 
     with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings(), quiet_native():
         warnings.simplefilter("ignore")
-        program = torch.onnx.export(module, (example,), input_names=[INPUT_NAME], output_names=names,
-                                    opset_version=OPSET, dynamo=True, optimize=True, verbose=False)
+        program = torch.onnx.export(Probed(model), (example,), input_names=[INPUT_NAME],
+                                    output_names=probe_output_names(model), opset_version=OPSET, dynamo=True,
+                                    optimize=True, verbose=False)
         if program is None:
             raise DrsnError("ONNX export produced no program")
         program.save(os.path.join(tmp, "m.onnx"))
         proto = onnx.load(os.path.join(tmp, "m.onnx"))  # pulls external weights back in
     onnx.save(proto, str(path), save_as_external_data=False)
     onnx.checker.check_model(str(path), full_check=True)
-    return names

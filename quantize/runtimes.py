@@ -23,7 +23,17 @@ def quantize_input(x: np.ndarray, scale: float, zero_point: int, dtype: np.dtype
     return np.clip(q, info.min, info.max).astype(dtype)
 
 
-class _BuildPredictor(Predictor):
+def dequantize(values: np.ndarray, quant: tuple[float, int] | None) -> np.ndarray:
+    """Stored outputs -> float logits; ``quant`` is (scale, zero point), None for a float output."""
+    if quant is None:
+        return values.astype(np.float32)
+    scale, zero = quant
+    return ((values.astype(np.float32) - zero) * scale).astype(np.float32)
+
+
+class BuildPredictor(Predictor):
+    """A converted model file of a build directory: names, classes and preprocessing come from ``model.json``."""
+
     def __init__(self, path: Path, build: BuildInfo, name: str) -> None:
         self.path = path
         self.build = build
@@ -32,7 +42,7 @@ class _BuildPredictor(Predictor):
         self.preprocessing = build.preprocessing
 
 
-class OnnxPredictor(_BuildPredictor):
+class OnnxPredictor(BuildPredictor):
     """The exported ONNX graph in ONNX Runtime (float32)."""
 
     def __init__(self, path: Path, build: BuildInfo) -> None:
@@ -51,7 +61,7 @@ class OnnxPredictor(_BuildPredictor):
         return np.stack(rows) if rows else np.zeros((0, len(self.classes)), np.float32)
 
 
-class LiteRTPredictor(_BuildPredictor):
+class LiteRTPredictor(BuildPredictor):
     """A .tflite model in LiteRT; ``reference=True`` uses the reference kernels (bit-exact baseline)."""
 
     def __init__(self, path: Path, build: BuildInfo, reference: bool = True, name: str | None = None) -> None:
@@ -87,16 +97,12 @@ class LiteRTPredictor(_BuildPredictor):
         runs = [self._run(row) for row in x]
         return [np.stack([r[i][0] for r in runs]) for i in range(len(self.outputs))]
 
-    def dequantize(self, values: np.ndarray, output_index: int = 0) -> np.ndarray:
-        scale, zero = self.outputs[output_index]["quantization"]
-        if np.dtype(self.outputs[output_index]["dtype"]) == np.float32:
-            return values.astype(np.float32)
-        return ((values.astype(np.float32) - zero) * scale).astype(np.float32)
-
     def logits_preprocessed(self, x: np.ndarray) -> np.ndarray:
         if len(x) == 0:
             return np.zeros((0, len(self.classes)), np.float32)
-        return self.dequantize(np.stack([self._run(row)[0][0] for row in x]))
+        first = self.outputs[0]
+        quant = None if np.dtype(first["dtype"]) == np.float32 else first["quantization"]
+        return dequantize(self.raw_outputs(x)[0], quant)
 
 
 def _build_for(path: Path) -> BuildInfo:
@@ -108,6 +114,4 @@ def load_onnx(path: Path) -> Predictor:
 
 
 def load_tflite(path: Path) -> Predictor:
-    if not path.is_file():
-        raise DrsnError(f"model not found: {path}")
     return LiteRTPredictor(path, _build_for(path))

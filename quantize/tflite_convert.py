@@ -7,7 +7,6 @@ images onnx2tf would otherwise use.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Iterator
 

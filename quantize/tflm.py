@@ -28,8 +28,7 @@ from typing import Iterator
 import numpy as np
 
 from drsn_edge.errors import DrsnError
-from drsn_edge.predictor import Predictor
-from quantize.runtimes import quantize_input
+from quantize.runtimes import BuildPredictor, dequantize, quantize_input
 from quantize.sidecar import BuildInfo
 from quantize.tflite_graph import op_names, read_model
 
@@ -134,21 +133,15 @@ def _quantization(details: dict) -> tuple[float, int] | None:
     return float(scales[0]), int(zeros[0]) if zeros is not None and len(zeros) else 0
 
 
-class TFLMPredictor(Predictor):
+class TFLMPredictor(BuildPredictor):
     """A .tflite model in TensorFlow Lite Micro's host interpreter (the microcontroller kernels)."""
 
     def __init__(self, path: Path, build: BuildInfo, arena_size: int | None = None) -> None:
         path = Path(path)
         if not path.is_file():
             raise DrsnError(f"model not found: {path}")
-        self.path = path
-        self.build = build
-        self.name = "tflm-int8"
-        self.classes = list(build.classes)
-        self.preprocessing = build.preprocessing
-        self.arena_size = arena_size
-        self.interpreter, model = load_interpreter(path.read_bytes(), arena_size, name=path.name)
-        self.num_outputs = len(model.subgraphs[0].outputs)
+        super().__init__(path, build, "tflm-int8")
+        self.interpreter, _ = load_interpreter(path.read_bytes(), arena_size, name=path.name)
         self.input = self.interpreter.get_input_details(0)
         self.output = self.interpreter.get_output_details(0)
         self.input_dtype = np.dtype(self.input["dtype"])
@@ -180,16 +173,11 @@ class TFLMPredictor(Predictor):
             return np.zeros((0, int(np.prod(self.output["shape"][1:]))), np.dtype(self.output["dtype"]))
         return np.stack(rows)
 
-    def dequantize(self, values: np.ndarray) -> np.ndarray:
-        if np.dtype(self.output["dtype"]) == np.float32 or self.output_quant is None:
-            return values.astype(np.float32)
-        scale, zero = self.output_quant
-        return ((values.astype(np.float32) - zero) * scale).astype(np.float32)
-
     def logits_preprocessed(self, x: np.ndarray) -> np.ndarray:
         if len(x) == 0:
             return np.zeros((0, len(self.classes)), np.float32)
-        return self.dequantize(self.raw_outputs(x))
+        is_float = np.dtype(self.output["dtype"]) == np.float32
+        return dequantize(self.raw_outputs(x), None if is_float else self.output_quant)
 
 
 # --- arena probing ---------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import torch
 
 from drsn_edge.checkpoint import Checkpoint
 from drsn_edge.errors import DrsnError
-from quantize.onnx_export import _Probed, probe_output_names
+from quantize.onnx_export import Probed, probe_output_names, shrink_unit_names
 from quantize.runtimes import LiteRTPredictor
 from quantize.sidecar import BuildInfo
 from quantize.tflite_graph import signature_outputs
@@ -42,7 +42,7 @@ class Limits:
 
 def float_probes(ckpt: Checkpoint, x: np.ndarray, batch: int = 256) -> list[np.ndarray]:
     """PyTorch outputs in probe order: logits, then (tau, out) per shrinkage unit."""
-    probed = _Probed(ckpt.build()).eval()
+    probed = Probed(ckpt.build()).eval()
     parts: list[list[np.ndarray]] = []
     with torch.no_grad():
         for start in range(0, len(x), batch):
@@ -136,12 +136,13 @@ def verify_probe_mapping(ckpt: Checkpoint, probed_float: Path, build: BuildInfo,
 def validate_probed(ckpt: Checkpoint, probed_tflite: Path, build: BuildInfo, x: np.ndarray,
                     labels: np.ndarray) -> dict:
     """Per-unit and end-to-end comparison of the probed int8 model with the float model."""
-    names = probe_output_names(ckpt.build())
+    model = ckpt.build()
+    names = probe_output_names(model)
     reference = float_probes(ckpt, x)
     by_name = probe_outputs(probed_tflite, build, names, x)
 
     units = {}
-    for unit in dict.fromkeys(n.rsplit(".", 1)[0] for n in names[1:]):
+    for unit in shrink_unit_names(model):
         k = names.index(f"{unit}.tau")
         tau_int, tau_scale, tau_zero = by_name[f"{unit}.tau"]
         out_int, out_scale, out_zero = by_name[f"{unit}.out"]
