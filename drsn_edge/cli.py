@@ -133,6 +133,16 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from firmware_export.export import export
+
+    out, summary = export(args.build_dir, args.target, args.out, force=args.force)
+    print(f"exported {args.target} to {out}")
+    for key, value in summary.items():
+        print(f"  {key:<20} {value}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from drsn_edge import __version__
     from drsn_edge.models import ARCHS
@@ -196,6 +206,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="replace an existing build directory")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_convert)
+
+    from firmware_export.export import TARGETS
+
+    p = sub.add_parser("export", help="write what a device needs from a build directory")
+    p.add_argument("build_dir", help="a directory written by `drsn-edge convert`")
+    p.add_argument("--target", required=True, choices=sorted(TARGETS) or None,
+                   help="; ".join(f"{name}: {what}" for name, (_, what) in sorted(TARGETS.items())))
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--force", action="store_true", help="replace an existing output directory")
+    p.set_defaults(func=cmd_export)
     return parser
 
 

@@ -1,13 +1,12 @@
 """``drsn-edge convert``: one checkpoint in, one complete build directory out.
 
-Work happens in a hidden sibling directory that is renamed into place only at
-the end, so a failure part-way leaves nothing behind and an existing build is
-never half overwritten.
+The directory is written atomically (``drsn_edge.outdir``): a failure part-way
+leaves nothing behind and an existing build is never half overwritten.
 """
 from __future__ import annotations
 
+import contextlib
 import json
-import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from drsn_edge import __version__
 from drsn_edge.checkpoint import load_checkpoint
 from drsn_edge.errors import DrsnError
 from drsn_edge.models import count_macs, count_parameters
+from drsn_edge.outdir import atomic_output_dir, check_writable
 from drsn_edge.predictor import TorchPredictor
 from quantize.calibration import window_sets
 from quantize.onnx_export import LOGITS_NAME, export_probed_onnx
@@ -67,32 +67,21 @@ def _max_abs(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.max(np.abs(a.astype(np.float64) - b))) if len(a) else 0.0
 
 
-def _replace_dir(tmp: Path, out: Path) -> None:
-    """Move the finished build into place; an old build (with --force) goes only after that succeeds."""
-    old = None
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        os.replace(out, old)
-    os.replace(tmp, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def convert(checkpoint: str | Path, opts: ConvertOptions) -> tuple[Path, dict]:
     """Export, convert, quantise and validate; returns the build directory and validation results."""
     start = time.time()
     ckpt = load_checkpoint(checkpoint)
     out = Path(opts.out) if opts.out else Path("build") / ckpt.name
-    if out.exists() and not opts.force:
-        raise DrsnError(f"output directory {out} exists (use --force to replace it)")
-    if out.exists() and not out.is_dir():
-        raise DrsnError(f"{out} exists and is not a directory")
+    check_writable(out, opts.force)
     sets = window_sets(ckpt, opts.calib_spec, opts.calib_size, opts.val_size, opts.seed)
     model = ckpt.build()
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
+    with atomic_output_dir(out, opts.force) as tmp:
+        results = _convert_into(tmp, ckpt, checkpoint, model, sets, opts, start)
+    return out, results
+
+
+def _convert_into(tmp: Path, ckpt, checkpoint, model, sets, opts: ConvertOptions, start: float) -> dict:
     work = tmp / "work"
     work.mkdir(parents=True)
     steps = ["export ONNX", "onnx2tf", "TFLite float32", "TFLite int8"] + (["TFLite int16x8"] if opts.int16_activations else []) \
@@ -104,7 +93,7 @@ def convert(checkpoint: str | Path, opts: ConvertOptions) -> tuple[Path, dict]:
     def step(name: str) -> None:
         bar.set_postfix_str(name)
 
-    try:
+    with contextlib.closing(bar):
         build = BuildInfo(name=ckpt.name, classes=ckpt.classes, preprocessing=ckpt.preprocessing,
                           extra={"arch": ckpt.config.arch, "model_config": ckpt.config.to_dict(),
                                  "parameters": count_parameters(model), "macs": count_macs(model),
@@ -192,13 +181,7 @@ def convert(checkpoint: str | Path, opts: ConvertOptions) -> tuple[Path, dict]:
         shutil.rmtree(work)
         build.save(tmp)
         (tmp / VALIDATION_FILE).write_text(json.dumps(results, indent=2, default=float) + "\n")
-        bar.close()
-        _replace_dir(tmp, out)
-    except BaseException:
-        bar.close()
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out, results
+    return results
 
 
 def summary_text(out: Path, results: dict) -> str:
