@@ -118,8 +118,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_convert(args: argparse.Namespace) -> int:
     from quantize.build import ConvertOptions, convert, summary_text
 
+    from quantize.ranges import RangeMethod
+
     opts = ConvertOptions(
         out=Path(args.out) if args.out else None, calib_spec=args.calib_data, calib_size=args.calib_size,
+        ranges=RangeMethod.parse(args.ranges),
         val_size=args.val_size, seed=args.seed, per_tensor=args.per_tensor,
         int16_activations=args.int16_activations, force=args.force, tflm=not args.no_tflm,
         progress=not args.quiet,
@@ -197,6 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="build directory (default build/<model name>)")
     p.add_argument("--calib-data", default=None, help=f"calibration data ({data_help}; default: the training data)")
     p.add_argument("--calib-size", type=int, default=256, help="calibration windows")
+    p.add_argument("--ranges", default="mse",
+                   help="activation ranges: mse (default; least int8 error per tensor), minmax, mean-minmax, percentile:P")
     p.add_argument("--val-size", type=int, default=300, help="validation windows (each used clean and noisy)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--per-tensor", action="store_true", help="per-tensor instead of per-channel weight scales")

@@ -24,6 +24,7 @@ from drsn_edge.outdir import atomic_output_dir, check_writable
 from drsn_edge.predictor import TorchPredictor
 from quantize.calibration import window_sets
 from quantize.onnx_export import LOGITS_NAME, export_probed_onnx
+from quantize.ranges import RangeMethod
 from quantize.runtimes import LiteRTPredictor, OnnxPredictor
 from quantize.sidecar import BuildInfo
 from quantize.tflite_convert import convert_saved_model, onnx_to_saved_model
@@ -43,6 +44,7 @@ class ConvertOptions:
     out: Path | None = None
     calib_spec: str | None = None
     calib_size: int = 256
+    ranges: RangeMethod = field(default_factory=lambda: RangeMethod("mse"))
     val_size: int = 300
     seed: int = 0
     per_tensor: bool = False
@@ -88,7 +90,7 @@ def _convert_into(tmp: Path, ckpt, checkpoint, model, sets, opts: ConvertOptions
         + ["validate int8"] + (["TensorFlow Lite Micro"] if opts.tflm else [])
     bar = tqdm(total=len(steps), desc="convert", unit="step", disable=not opts.progress)
     results: dict = {"model": ckpt.name, "checkpoint": str(Path(checkpoint).resolve()), "package_version": __version__,
-                     "calibration": sets.summary}
+                     "calibration": {**sets.summary, "ranges": str(opts.ranges)}}
 
     def step(name: str) -> None:
         bar.set_postfix_str(name)
@@ -123,7 +125,8 @@ def _convert_into(tmp: Path, ckpt, checkpoint, model, sets, opts: ConvertOptions
         bar.update()
 
         step("TFLite int8")
-        probed_i8 = convert_saved_model(saved, "int8", sets.calibration, per_tensor=opts.per_tensor)
+        probed_i8 = convert_saved_model(saved, "int8", sets.calibration, per_tensor=opts.per_tensor,
+                                        ranges=opts.ranges)
         (work / "probed_int8.tflite").write_bytes(probed_i8)
         (tmp / INT8_FILE).write_bytes(keep_outputs(probed_i8, {"output_0": LOGITS_NAME}))
         graph = summarize((tmp / INT8_FILE).read_bytes())
@@ -139,7 +142,8 @@ def _convert_into(tmp: Path, ckpt, checkpoint, model, sets, opts: ConvertOptions
 
         if opts.int16_activations:
             step("TFLite int16x8")
-            probed_i16 = convert_saved_model(saved, "int16x8", sets.calibration, per_tensor=opts.per_tensor)
+            probed_i16 = convert_saved_model(saved, "int16x8", sets.calibration, per_tensor=opts.per_tensor,
+                                         ranges=opts.ranges)
             (tmp / INT16_FILE).write_bytes(keep_outputs(probed_i16, {"output_0": LOGITS_NAME}))
             g16 = summarize((tmp / INT16_FILE).read_bytes())
             build.files["int16x8"] = INT16_FILE

@@ -14,6 +14,7 @@ import numpy as np
 
 from drsn_edge.errors import DrsnError
 from quantize.quiet import quiet_native
+from quantize.ranges import RangeMethod, intercept_calibration, rewrite_ranges
 
 MODES = ("float32", "int8", "int16x8")
 
@@ -42,8 +43,10 @@ def convert_saved_model(
     mode: str,
     calibration: np.ndarray | None = None,
     per_tensor: bool = False,
+    ranges: RangeMethod = RangeMethod(),
 ) -> bytes:
-    """SavedModel -> .tflite bytes. ``calibration`` is (N, L) preprocessed windows for int modes."""
+    """SavedModel -> .tflite bytes. ``calibration`` is (N, L) preprocessed windows for int modes;
+    ``ranges`` chooses the activation ranges from them (min/max is the converter's own)."""
     if mode not in MODES:
         raise DrsnError(f"unknown conversion mode '{mode}' (choose from {', '.join(MODES)})")
     with quiet_native():
@@ -72,5 +75,14 @@ def convert_saved_model(
             converter.inference_output_type = tf.int16
         if per_tensor:
             converter._experimental_disable_per_channel = True
-    with quiet_native():
+    if mode == "float32" or ranges.name == "minmax":
+        with quiet_native():
+            return bytes(converter.convert())
+    windows = np.asarray(calibration, dtype=np.float32)
+    levels = 256 if mode == "int8" else 65536
+
+    def choose(calibrated: bytes) -> bytes:
+        return rewrite_ranges(calibrated, windows, ranges, levels)[0]
+
+    with quiet_native(), intercept_calibration(choose):
         return bytes(converter.convert())

@@ -188,3 +188,21 @@ def test_per_tensor_option_gives_one_scale_per_weight(cwru_model: Path, tmp_path
 def test_a_build_directory_evaluates_as_its_int8_model(build: Path, cwru_dir: Path) -> None:
     predictor = load_predictor(build)
     assert predictor.name == "litert-int8" and predictor.path.name == "model_int8.tflite"
+
+
+def test_int8_answers_like_float_on_the_cwru_test_span(build: Path, cwru_model: Path, cwru_dir: Path) -> None:
+    """Issue 4's promise, guarded in CI: the default train -> convert path keeps top-1 agreement >= 98 %
+    on the held-out test span, clean and under every noise type from -5 to 5 dB."""
+    from drsn_edge.data.spec import load_windows
+    from drsn_edge.evaluate import compare
+
+    test = load_windows(f"cwru:{cwru_dir}", split="test")
+    result = compare([load_predictor(cwru_model), load_predictor(build / "model_int8.tflite")], test,
+                     snrs_db=(-5.0, 0.0, 5.0), seed=7, progress=False)
+    f, q = result["models"]
+    rows = [result["clean"], *result["cells"]]
+    agreement = float(np.mean([r["agreement"][q] for r in rows]))
+    assert agreement >= 0.98, f"int8-float top-1 agreement {agreement:.4f} < 0.98"
+    assert min(r["agreement"][q] for r in rows) >= 0.95
+    assert abs(result["clean"]["accuracy"][f] - result["clean"]["accuracy"][q]) <= 0.01
+    assert json.loads((build / "validation.json").read_text())["calibration"]["ranges"] == "mse"
