@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import asdict, dataclass, field
+from typing import Callable
 
 import numpy as np
 import torch
@@ -89,6 +90,89 @@ def _accuracy(model: torch.nn.Module, x: np.ndarray, y: np.ndarray) -> tuple[flo
     return acc, loss
 
 
+@dataclass
+class Fitted:
+    """What one run of the epoch loop leaves: the best-validation weights and the history."""
+
+    best_state: dict
+    best: dict
+    history: list[dict]
+    seconds: float
+
+    def summary(self) -> dict:
+        return {"epochs_run": len(self.history), "best_epoch": self.best["epoch"],
+                "seconds": round(self.seconds, 1), "history": self.history}
+
+
+def fit(
+    model: torch.nn.Module,
+    forward: torch.nn.Module,
+    splits: Splits,
+    cfg: TrainConfig,
+    pre: Preprocessing,
+    desc: str,
+    progress: bool = True,
+    before_epoch: Callable[[int], None] | None = None,
+) -> Fitted:
+    """The epoch loop shared by training and quantisation-aware fine-tuning.
+
+    ``forward`` computes the logits (the model itself, or a fake-quantised
+    mirror of it that shares its parameters); ``model``'s weights are what is
+    kept from the best validation epoch. ``before_epoch`` runs at the start of
+    every epoch (fine-tuning re-measures activation ranges there).
+    """
+    rng = np.random.default_rng(cfg.seed)
+    if cfg.optimizer == "sgd":
+        opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay, nesterov=True)
+    else:
+        opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps_per_epoch = -(-len(splits.train) // cfg.batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch, pct_start=0.15
+    )
+
+    val_rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 1]))
+    x_val = pre.apply(noise_mix(splits.val, cfg, val_rng))
+    y_train = splits.train.y
+    best = {"val_accuracy": -1.0, "val_loss": float("inf"), "epoch": 0}
+    best_state = copy.deepcopy(model.state_dict())
+    history = []
+    start = time.time()
+    bar = tqdm(range(1, cfg.epochs + 1), desc=desc, disable=not progress, unit="epoch")
+    for epoch in bar:
+        x_train = pre.apply(noise_mix(splits.train, cfg, rng))
+        if before_epoch is not None:
+            before_epoch(epoch)
+        forward.train()
+        total, correct, loss_sum = 0, 0, 0.0
+        for idx in _batches(len(x_train), cfg.batch_size, rng):
+            if len(idx) < 2:
+                continue  # BatchNorm needs two samples
+            xb, yb = torch.from_numpy(x_train[idx]), torch.from_numpy(y_train[idx])
+            logits = forward(xb)
+            loss = F.cross_entropy(logits, yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            loss_sum += loss.item() * len(idx)
+            correct += int((logits.argmax(1) == yb).sum())
+            total += len(idx)
+        val_acc, val_loss = _accuracy(forward, x_val, splits.val.y)
+        history.append({
+            "epoch": epoch, "loss": loss_sum / max(total, 1), "train_accuracy": correct / max(total, 1),
+            "val_accuracy": val_acc, "val_loss": val_loss,
+        })
+        if (val_acc, -val_loss) > (best["val_accuracy"], -best["val_loss"]):
+            best = {"val_accuracy": val_acc, "val_loss": val_loss, "epoch": epoch}
+            best_state = copy.deepcopy(model.state_dict())
+        bar.set_postfix(loss=f"{history[-1]['loss']:.3f}", val=f"{val_acc:.3f}", best=f"{best['val_accuracy']:.3f}@{best['epoch']}")
+        if epoch - best["epoch"] >= cfg.patience:
+            break
+    bar.close()
+    return Fitted(best_state, best, history, time.time() - start)
+
+
 def train(
     splits: Splits,
     model_config: ModelConfig,
@@ -114,64 +198,14 @@ def train(
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
     model = build_model(model_config)
-    if cfg.optimizer == "sgd":
-        opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay, nesterov=True)
-    else:
-        opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    steps_per_epoch = -(-len(splits.train) // cfg.batch_size)
-    sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch, pct_start=0.15
-    )
-
-    val_rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 1]))
-    x_val = pre.apply(noise_mix(splits.val, cfg, val_rng))
-    y_train = splits.train.y
-    best = {"val_accuracy": -1.0, "val_loss": float("inf"), "epoch": 0}
-    best_state = copy.deepcopy(model.state_dict())
-    history = []
-    start = time.time()
-    bar = tqdm(range(1, cfg.epochs + 1), desc=f"train {model_config.arch}", disable=not progress, unit="epoch")
-    for epoch in bar:
-        model.train()
-        x_train = pre.apply(noise_mix(splits.train, cfg, rng))
-        total, correct, loss_sum = 0, 0, 0.0
-        for idx in _batches(len(x_train), cfg.batch_size, rng):
-            if len(idx) < 2:
-                continue  # BatchNorm needs two samples
-            xb, yb = torch.from_numpy(x_train[idx]), torch.from_numpy(y_train[idx])
-            logits = model(xb)
-            loss = F.cross_entropy(logits, yb)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            loss_sum += loss.item() * len(idx)
-            correct += int((logits.argmax(1) == yb).sum())
-            total += len(idx)
-        val_acc, val_loss = _accuracy(model, x_val, splits.val.y)
-        history.append({
-            "epoch": epoch, "loss": loss_sum / max(total, 1), "train_accuracy": correct / max(total, 1),
-            "val_accuracy": val_acc, "val_loss": val_loss,
-        })
-        if (val_acc, -val_loss) > (best["val_accuracy"], -best["val_loss"]):
-            best = {"val_accuracy": val_acc, "val_loss": val_loss, "epoch": epoch}
-            best_state = copy.deepcopy(model.state_dict())
-        bar.set_postfix(loss=f"{history[-1]['loss']:.3f}", val=f"{val_acc:.3f}", best=f"{best['val_accuracy']:.3f}@{best['epoch']}")
-        if epoch - best["epoch"] >= cfg.patience:
-            break
-    bar.close()
-
+    fitted = fit(model, model, splits, cfg, pre, desc=f"train {model_config.arch}", progress=progress)
     summary = {
         "config": {**asdict(cfg), "snr_db": list(cfg.snr_db)},
         "data": data_summary or {},
         "n_train": len(splits.train),
         "n_val": len(splits.val),
-        "epochs_run": len(history),
-        "best_epoch": best["epoch"],
-        "seconds": round(time.time() - start, 1),
-        "history": history,
+        **fitted.summary(),
         "parameters": count_parameters(model),
         "macs": count_macs(model),
         "torch_version": torch.__version__,
@@ -179,9 +213,9 @@ def train(
     }
     return Checkpoint(
         config=model_config,
-        state_dict=best_state,
+        state_dict=fitted.best_state,
         classes=list(classes),
         preprocessing=pre,
         training=summary,
-        metrics={"val_accuracy": best["val_accuracy"], "val_loss": best["val_loss"]},
+        metrics={"val_accuracy": fitted.best["val_accuracy"], "val_loss": fitted.best["val_loss"]},
     )
