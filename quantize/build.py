@@ -25,7 +25,8 @@ from drsn_edge.predictor import TorchPredictor
 from quantize.calibration import window_sets
 from quantize.onnx_export import LOGITS_NAME, export_probed_onnx
 from quantize.ranges import RangeMethod
-from quantize.runtimes import LiteRTPredictor, OnnxPredictor
+from quantize.fakequant import compare_with_mirror
+from quantize.runtimes import LiteRTPredictor, OnnxPredictor, dequantize
 from quantize.sidecar import BuildInfo
 from quantize.tflite_convert import convert_saved_model, onnx_to_saved_model
 from quantize.tflite_graph import keep_outputs, summarize
@@ -162,6 +163,8 @@ def _convert_into(tmp: Path, ckpt, checkpoint, model, sets, opts: ConvertOptions
         deploy_int = deploy.raw_outputs(sets.validation)[0]
         probed["end_to_end"]["deployable_equals_probed"] = bool(np.array_equal(deploy_int, probed["int8_logits"]))
         results["int8"] = {k: v for k, v in probed.items() if k != "int8_logits"}
+        results["int8"]["vs_fakequant"] = compare_with_mirror(model, sets.calibration, sets.validation, opts.ranges,
+                                                              dequantize(deploy_int, deploy.outputs[0]["quantization"]))
         bar.update()
 
         if opts.tflm:
@@ -199,7 +202,13 @@ def summary_text(out: Path, results: dict) -> str:
              f"  validation windows   {e2e['windows']} (clean + training noise mix)",
              f"  accuracy             float {e2e['float_accuracy']:.4f}   int8 {e2e['int8_accuracy']:.4f}   "
              f"top-1 agreement {e2e['top1_agreement']:.4f}",
-             "", f"  {'shrinkage unit':<22}{'tau err (median)':>17}{'zeros kept':>12}{'SQNR dB':>9}"]
+             f"  activation ranges    {results['calibration'].get('ranges', 'minmax')} on "
+             f"{results['calibration']['calibration_windows']} windows"]
+    mirror = results["int8"].get("vs_fakequant")
+    if mirror:
+        lines.append(f"  fake-quant mirror    top-1 agreement with int8 {mirror['top1_agreement']:.4f}, "
+                     f"logit RMSE {mirror['logit_rmse']:.3f} (float vs int8 {mirror['float_vs_int8_logit_rmse']:.3f})")
+    lines += ["", f"  {'shrinkage unit':<22}{'tau err (median)':>17}{'zeros kept':>12}{'SQNR dB':>9}"]
     for unit, m in results["int8"]["units"].items():
         lines.append(f"  {unit:<22}{m['tau_rel_error']['median']:>17.4f}"
                      f"{m['dead_zone']['float_zeros_kept']:>12.4f}{m['sqnr_db']:>9.1f}")

@@ -203,3 +203,20 @@ class Int8Mirror(nn.Module):
         with self.quantisation():
             return torch.cat([self(torch.from_numpy(np.asarray(x[i:i + batch], np.float32)))
                               for i in range(0, len(x), batch)]).numpy()
+
+
+def compare_with_mirror(model: Net1d, calibration: np.ndarray, x: np.ndarray, method: RangeMethod,
+                        int8_logits: np.ndarray) -> dict:
+    """How closely the converted int8 model follows its PyTorch fake-quantised mirror on ``x``.
+
+    High agreement means the mirror is a faithful stand-in for the int8 model (so
+    quantisation-aware fine-tuning optimises the right thing).
+    """
+    mirror = Int8Mirror(model)
+    mirror.calibrate(calibration, method)
+    fq = mirror.logits(x)
+    with torch.no_grad():
+        fl = model.eval()(torch.from_numpy(np.asarray(x, np.float32))).numpy()
+    return {"windows": int(len(x)), "top1_agreement": float(np.mean(fq.argmax(1) == int8_logits.argmax(1))),
+            "logit_rmse": float(np.sqrt(np.mean((fq - int8_logits) ** 2))),
+            "float_vs_int8_logit_rmse": float(np.sqrt(np.mean((fl - int8_logits) ** 2)))}

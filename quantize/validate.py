@@ -34,6 +34,7 @@ class Limits:
     unit_sqnr_db: float = 10.0  # every shrinkage unit's output
     dead_zone_agreement: float = 0.80  # share of float-zeroed positions int8 also zeroes (and reverse)
     tau_median_rel_error: float = 0.15  # median relative threshold error per unit
+    fakequant_top1_agreement: float = 0.97  # int8 vs its PyTorch fake-quantised mirror (quantize.fakequant)
     tflm_top1_agreement: float = 0.99  # TFLM vs LiteRT reference kernels (FC rounding differs, see tflm.py)
 
     def to_dict(self) -> dict:
@@ -181,6 +182,10 @@ def run_checks(results: dict, limits: Limits) -> list[dict]:
     e2e = results["int8"]["end_to_end"]
     check("int8 top-1 agreement with float", e2e["top1_agreement"], limits.int8_top1_agreement, True)
     check("int8 accuracy drop", e2e["float_accuracy"] - e2e["int8_accuracy"], limits.int8_accuracy_drop, False)
+    mirror = results["int8"].get("vs_fakequant")
+    if mirror:
+        check("int8 top-1 agreement with its fake-quantised mirror", mirror["top1_agreement"],
+              limits.fakequant_top1_agreement, True)
     for unit, m in results["int8"]["units"].items():
         check(f"{unit} output SQNR dB", m["sqnr_db"], limits.unit_sqnr_db, True)
         check(f"{unit} float zeros kept", m["dead_zone"]["float_zeros_kept"], limits.dead_zone_agreement, True)

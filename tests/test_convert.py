@@ -205,4 +205,7 @@ def test_int8_answers_like_float_on_the_cwru_test_span(build: Path, cwru_model: 
     assert agreement >= 0.98, f"int8-float top-1 agreement {agreement:.4f} < 0.98"
     assert min(r["agreement"][q] for r in rows) >= 0.95
     assert abs(result["clean"]["accuracy"][f] - result["clean"]["accuracy"][q]) <= 0.01
-    assert json.loads((build / "validation.json").read_text())["calibration"]["ranges"] == "mse"
+    validation = json.loads((build / "validation.json").read_text())
+    assert validation["calibration"]["ranges"] == "mse"
+    mirror = validation["int8"]["vs_fakequant"]  # the QAT mirror is a faithful stand-in for the int8 model
+    assert mirror["windows"] == 600 and mirror["top1_agreement"] >= 0.97
