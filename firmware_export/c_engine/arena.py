@@ -66,10 +66,18 @@ def buffers(g: Graph, steps: list[Step]) -> list[Buffer]:
     return [Buffer(members[r], g.tensors[r].size, *spans[r]) for r in spans]
 
 
-def plan(g: Graph, steps: list[Step]) -> ArenaPlan:
-    bufs = buffers(g, steps)
+# placement orders tried; the smallest arena wins (each is the greedy first-fit of TFLite Micro's planner)
+ORDERS = {
+    "largest first": lambda b: (-b.size, b.first),
+    "longest-lived first": lambda b: (-(b.last - b.first), -b.size),
+    "largest area first": lambda b: (-b.size * (b.last - b.first + 1), b.first),
+    "in time order": lambda b: (b.first, -b.size),
+}
+
+
+def _place(bufs: list[Buffer], order) -> int:
     placed: list[Buffer] = []
-    for b in sorted(bufs, key=lambda b: (-b.size, b.first)):
+    for b in sorted(bufs, key=order):
         clashes = sorted((p for p in placed if p.first <= b.last and b.first <= p.last), key=lambda p: p.offset)
         offset = 0
         for p in clashes:
@@ -78,7 +86,14 @@ def plan(g: Graph, steps: list[Step]) -> ArenaPlan:
             offset = max(offset, p.offset + p.size)
         b.offset = offset
         placed.append(b)
-    size = max((b.offset + b.size for b in bufs), default=0)
+    return max((b.offset + b.size for b in bufs), default=0)
+
+
+def plan(g: Graph, steps: list[Step]) -> ArenaPlan:
+    """Offsets for every activation tensor from the best of a few greedy placements."""
+    bufs = buffers(g, steps)
+    best = min(ORDERS.values(), key=lambda order: _place(bufs, order))
+    size = _place(bufs, best)
     last = max((b.last for b in bufs), default=0)
     bound = max(sum(b.size for b in bufs if b.first <= t <= b.last) for t in range(last + 1))
     return ArenaPlan({t: b.offset for b in bufs for t in b.tensors}, size, bound, bufs)
