@@ -91,8 +91,10 @@ def test_predictor_logits_match_litert(engine: dict[str, Path]) -> None:
     raw = _test_windows(20)
     info = load_build_info(engine["build"])
     expected = LiteRTPredictor(engine["build"] / "model_int8.tflite", info).logits(raw)
-    predictor = CEnginePredictor(engine["fw"])
-    assert predictor.classes == info.classes
+    from drsn_edge.predictor import load_predictor
+
+    predictor = load_predictor(engine["fw"])  # an exported engine directory opens as the C engine
+    assert isinstance(predictor, CEnginePredictor) and predictor.classes == info.classes
     np.testing.assert_array_equal(predictor.logits(raw), expected)
     with pytest.raises(DrsnError, match="NaN"):
         predictor.logits(np.full((1, L), np.nan))
