@@ -186,9 +186,27 @@ def test_run_command_reports_agreement(engine: dict[str, Path], tmp_path: Path,
     assert result["windows"] == 60 and result["runner"] == "host"
     assert result["litert"]["identical_windows"] == 60 and result["litert"]["max_lsb"] == 0
     assert result["accuracy"]["c_engine"] == result["accuracy"]["litert"]
+    assert result["tflm"]["top1"] >= 0.9  # TFLite Micro reported beside it (it may differ by a few LSB)
     assert "60/60" in capsys.readouterr().out
     assert main(["run", str(tmp_path), "--data", "synthetic"]) != 0
     assert "not an exported C engine" in capsys.readouterr().err
+
+
+def test_bit_exact_for_channel_shared_thresholds_and_conv_shortcut(engine: dict[str, Path], tmp_path: Path) -> None:
+    """DRSN-CS with 1x1 convolution shortcuts: the other graph shapes the engine must run."""
+    ckpt, build, fw = tmp_path / "cs.pt", tmp_path / "build", tmp_path / "fw"
+    assert main(["train", "--data", "synthetic", "--arch", "drsn-cs", "--shortcut", "conv", "--epochs", "1",
+                 "--widths", "4,8", "--units-per-stage", "1", "--window-length", "256", "--seed", "1",
+                 "--threads", "1", "--out", str(ckpt), "--quiet"]) == 0
+    assert main(["convert", str(ckpt), "--out", str(build), "--no-tflm", "--calib-size", "32", "--val-size", "20",
+                 "--quiet"]) == 0
+    assert main(["export", str(build), "--target", "c", "--out", str(fw)]) == 0
+    from drsn_edge.data.spec import load_windows
+
+    raw = load_windows("synthetic", split="test", window_length=256).x[:200].astype(np.float32)
+    c = run_windows([str(compile_host(fw, tmp_path))], raw, 10, tmp_path)
+    assert np.array_equal(c, _litert(build, raw))
+    assert load_fw_info(fw)["ops"]["CONV_2D"] > 2 * 2 + 1  # the shortcut convolutions are there
 
 
 def test_fixed_point_primitives(engine: dict[str, Path], tmp_path: Path) -> None:

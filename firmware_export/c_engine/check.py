@@ -1,6 +1,7 @@
 """``drsn-edge run``: the exported engine against LiteRT's reference kernels, window by window."""
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +46,7 @@ def _reference(kind: str, model: Path, build: BuildInfo, x: np.ndarray, progress
 
 def run_check(fw_dir: str | Path, spec: str, split: str = "test", limit: int | None = None, runner: str = "host",
               tflm: bool = False, channel: str = "DE", progress: bool = True) -> dict:
-    """Run the engine on the data's windows; agreement with LiteRT int8 (and TFLite Micro) and accuracy."""
+    """Run the engine on the data's windows; agreement with LiteRT int8 (and TFLite Micro, when installed)."""
     from drsn_edge.data.spec import load_windows
     from drsn_edge.evaluate import labels_in_model_order
 
@@ -72,7 +73,7 @@ def run_check(fw_dir: str | Path, spec: str, split: str = "test", limit: int | N
               "accuracy": {"c_engine": float(np.mean(c_logits.argmax(1) == y)) if n else float("nan"),
                            "litert": float(np.mean(ref.argmax(1) == y)) if n else float("nan")},
               "arena_bytes": fw["arena_bytes"], "arena_lower_bound": fw["arena_lower_bound"]}
-    if tflm:
+    if tflm and importlib.util.find_spec("tflite_micro") is not None:
         micro = _reference("tflm", model, build, net_input, progress)
         result["tflm"] = agreement(c_logits, micro)
         result["accuracy"]["tflm"] = float(np.mean(micro.argmax(1) == y)) if n else float("nan")
