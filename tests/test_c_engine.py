@@ -30,6 +30,7 @@ from quantize.runtimes import LiteRTPredictor  # noqa: E402
 L = 512
 DRSN_OPS = {"PAD", "RESHAPE", "CONV_2D", "MAX_POOL_2D", "MUL", "ADD", "ABS", "MEAN", "FULLY_CONNECTED",
             "LOGISTIC", "SUB"}
+pytestmark = pytest.mark.filterwarnings("ignore:Statistics for quantized inputs")
 ARM_FLAGS = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard",
              "-mfpu=fpv4-sp-d16"]
 
@@ -237,3 +238,43 @@ def test_compiles_for_cortex_m4(engine: dict[str, Path], tmp_path: Path) -> None
         done = subprocess.run([gcc, *ARM_FLAGS, "-c", str(engine["fw"] / source), "-o",
                                str(tmp_path / (source + ".o"))], capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("spread", [0.05, 3.0, 40.0])
+def test_logistic_table_matches_litert_on_every_input(spread: float) -> None:
+    """The int8 LOGISTIC lookup table (float expf in LiteRT's Prepare) for all 256 inputs, at three input scales."""
+    import tensorflow as tf
+
+    from firmware_export.c_engine.graph import load_graph
+    from firmware_export.c_engine.quant import logistic_table
+
+    rng = np.random.default_rng(0)
+
+    @tf.function(input_signature=[tf.TensorSpec((1, 256), tf.float32)])
+    def sigmoid(x):
+        return tf.math.sigmoid(x)
+
+    def representative():
+        for _ in range(16):
+            yield [(rng.uniform(-1, 1, (1, 256)) * spread + 0.1 * spread).astype(np.float32)]
+
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([sigmoid.get_concrete_function()])
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = converter.inference_output_type = tf.int8
+    data = converter.convert()
+    graph = load_graph(data)
+    assert [op.name for op in graph.ops] == ["LOGISTIC"]
+    inp = graph.tensors[graph.inputs[0]]
+
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    it = Interpreter(model_content=data, experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+    it.allocate_tensors()
+    values = np.arange(-128, 128, dtype=np.int8).reshape(1, 256)
+    it.set_tensor(it.get_input_details()[0]["index"], values)
+    it.invoke()
+    expected = it.get_tensor(it.get_output_details()[0]["index"]).ravel()
+    table = np.array(logistic_table(inp.scale, inp.zero_point), dtype=np.int8)
+    np.testing.assert_array_equal(table[values.ravel().view(np.uint8)], expected)
