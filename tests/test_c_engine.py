@@ -62,7 +62,7 @@ def _test_windows(n: int) -> np.ndarray:
     return np.concatenate([clean, noisy]).astype(np.float32)
 
 
-def test_export_writes_the_contract_files(engine: dict[str, Path]) -> None:
+def test_export_writes_the_contract_files(engine: dict[str, Path], tmp_path: Path) -> None:
     fw = engine["fw"]
     for name in ("drsn_model.h", "drsn_model.c", "drsn_kernels.h", "drsn_kernels.c", "drsn_main.c", "Makefile",
                  "fw.json", "README.md", "model_int8.tflite"):
@@ -77,6 +77,11 @@ def test_export_writes_the_contract_files(engine: dict[str, Path]) -> None:
     source = (fw / "drsn_model.c").read_text()
     assert "malloc" not in source and "malloc" not in (fw / "drsn_kernels.c").read_text()
     assert source.count("static int8_t drsn_arena[") == 1
+    if shutil.which("make"):  # the Makefile builds the harness on its own
+        copy = tmp_path / "fw"
+        shutil.copytree(fw, copy)
+        subprocess.run(["make", "-s", "-C", str(copy)], check=True, capture_output=True)
+        assert (copy / "drsn_main").is_file()
 
 
 def test_bit_exact_with_litert_reference(engine: dict[str, Path], tmp_path: Path) -> None:
