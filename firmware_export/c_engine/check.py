@@ -51,6 +51,7 @@ def run_check(fw_dir: str | Path, spec: str, split: str = "test", limit: int | N
     from drsn_edge.evaluate import labels_in_model_order
 
     fw_dir = Path(fw_dir)
+    tflm = tflm and importlib.util.find_spec("tflite_micro") is not None  # compared only when installed
     fw = load_fw_info(fw_dir)
     pre = Preprocessing.from_dict(fw["preprocessing"])
     build = BuildInfo(name=fw["name"], classes=list(fw["classes"]), preprocessing=pre)
@@ -73,7 +74,7 @@ def run_check(fw_dir: str | Path, spec: str, split: str = "test", limit: int | N
               "accuracy": {"c_engine": float(np.mean(c_logits.argmax(1) == y)) if n else float("nan"),
                            "litert": float(np.mean(ref.argmax(1) == y)) if n else float("nan")},
               "arena_bytes": fw["arena_bytes"], "arena_lower_bound": fw["arena_lower_bound"]}
-    if tflm and importlib.util.find_spec("tflite_micro") is not None:
+    if tflm:
         micro = _reference("tflm", model, build, net_input, progress)
         result["tflm"] = agreement(c_logits, micro)
         result["accuracy"]["tflm"] = float(np.mean(micro.argmax(1) == y)) if n else float("nan")
