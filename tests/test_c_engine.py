@@ -283,3 +283,54 @@ def test_logistic_table_matches_litert_on_every_input(spread: float) -> None:
     expected = it.get_tensor(it.get_output_details()[0]["index"]).ravel()
     table = np.array(logistic_table(inp.scale, inp.zero_point), dtype=np.int8)
     np.testing.assert_array_equal(table[values.ravel().view(np.uint8)], expected)
+
+
+def _other_ops_model() -> bytes:
+    """Kernel paths the DRSN graphs do not take: grouped 3x3 conv + RELU6, dilated 2-D conv + RELU_N1_TO_1,
+    2x2 SAME max pool with padding, PADV2 with a constant, FC without bias."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    wc = tf.constant(rng.standard_normal((3, 3, 2, 8)).astype(np.float32) * 0.4)  # 4 input channels: 2 groups
+    wd = tf.constant(rng.standard_normal((2, 3, 8, 6)).astype(np.float32) * 0.3)
+    wf = tf.constant(rng.standard_normal((90, 5)).astype(np.float32) * 0.1)
+
+    @tf.function(input_signature=[tf.TensorSpec((1, 512), tf.float32)])
+    def f(x):
+        h = tf.nn.relu6(tf.nn.conv2d(tf.reshape(x, (1, 8, 16, 4)), wc, strides=(1, 2), padding="SAME"))
+        h = tf.clip_by_value(tf.nn.conv2d(h, wd, strides=1, padding="VALID", dilations=(1, 2)), -1.0, 1.0)
+        h = tf.pad(tf.nn.max_pool2d(h, 2, 2, "SAME"), [[0, 0], [1, 0], [0, 1], [0, 0]], constant_values=0.5)
+        return tf.nn.relu(tf.matmul(tf.reshape(h, (1, 90)), wf))
+
+    def representative():
+        for _ in range(32):
+            yield [rng.standard_normal((1, 512)).astype(np.float32)]
+
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([f.get_concrete_function()])
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = converter.inference_output_type = tf.int8
+    return converter.convert()
+
+
+def test_bit_exact_on_other_kernel_paths(tmp_path: Path) -> None:
+    from drsn_edge.preprocess import Preprocessing
+    from quantize.sidecar import BuildInfo
+
+    build = tmp_path / "build"
+    build.mkdir()
+    (build / "model_int8.tflite").write_bytes(_other_ops_model())
+    info = BuildInfo(name="ops", classes=[f"c{i}" for i in range(5)], files={"int8": "model_int8.tflite"},
+                     preprocessing=Preprocessing(window_length=512, normalisation="none"))
+    info.save(build)
+    assert main(["export", str(build), "--target", "c", "--out", str(tmp_path / "fw")]) == 0
+    ops = load_fw_info(tmp_path / "fw")["ops"]
+    assert {"CONV_2D", "MAX_POOL_2D", "PADV2", "FULLY_CONNECTED"} <= set(ops)
+    x = (np.random.default_rng(5).standard_normal((300, 512)) * 1.5).astype(np.float32)
+    exe = compile_host(tmp_path / "fw", tmp_path, "-std=c99 -O1 -Wall -Wextra -Werror -fsanitize=address,undefined "
+                                                  "-fno-sanitize-recover=all")
+    c = run_windows([str(exe)], x, 5, tmp_path)
+    ref = LiteRTPredictor(build / "model_int8.tflite", info).raw_outputs(x)[0]
+    assert np.array_equal(c, ref)
+    assert len(np.unique(c)) > 10
