@@ -64,7 +64,8 @@ class Emitter:
         if not t.is_const:
             return f"a + {self.arena.offsets[index]}"
         if index not in self.tensor_arrays:
-            self.tensor_arrays[index] = self.array(Const("int8_t", t.data.ravel().tolist()), f"tensor {t.name}".replace("*/", "* /"))
+            label = f"tensor {t.name}".replace("*/", "* /")
+            self.tensor_arrays[index] = self.array(Const("int8_t", t.data.ravel().tolist()), label)
         return self.tensor_arrays[index]
 
     def value(self, v: object, label: str) -> str:
