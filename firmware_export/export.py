@@ -14,7 +14,9 @@ from drsn_edge.outdir import atomic_output_dir, check_writable
 from quantize.sidecar import load_build_info
 
 # target name -> (module, what it produces); modules are imported only when used
-TARGETS: dict[str, tuple[str, str]] = {}
+TARGETS: dict[str, tuple[str, str]] = {
+    "tflm": ("firmware_export.tflm_export", "C arrays and inference source for TensorFlow Lite Micro"),
+}
 
 
 def export(build_dir: str | Path, target: str, out: str | Path, force: bool = False) -> tuple[Path, dict]:
