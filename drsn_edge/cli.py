@@ -143,6 +143,17 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    from firmware_export.c_engine.check import check_table, run_check
+
+    result = run_check(args.fw_dir, args.data, split=args.split, limit=args.limit, runner=args.runner,
+                       tflm=args.tflm, channel=args.channel, progress=not args.quiet)
+    print(check_table(result))
+    if args.json:
+        _write_json(args.json, result)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from drsn_edge import __version__
     from drsn_edge.models import ARCHS
@@ -216,6 +227,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--force", action="store_true", help="replace an existing output directory")
     p.set_defaults(func=cmd_export)
+
+    from firmware_export.c_engine.runner import runner_names
+
+    p = sub.add_parser("run", help="build an exported C engine, run it on data and compare with LiteRT int8")
+    p.add_argument("fw_dir", help="a directory written by `drsn-edge export BUILD --target c`")
+    p.add_argument("--runner", default="host", choices=runner_names(), help="where the engine runs")
+    p.add_argument("--data", required=True, help=data_help)
+    p.add_argument("--split", default="test", help="train, val or test (an .npz is used whole)")
+    p.add_argument("--limit", type=int, default=None, help="use at most this many windows")
+    p.add_argument("--channel", default="DE")
+    p.add_argument("--tflm", action="store_true", help="also compare with TensorFlow Lite Micro")
+    p.add_argument("--json", default=None, help="write the full result here")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_run)
     return parser
 
 

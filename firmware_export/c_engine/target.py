@@ -1,0 +1,83 @@
+"""``drsn-edge export BUILD --target c``: the int8 model as a dependency-free C engine.
+
+Writes drsn_model.h/.c (generated), drsn_kernels.h/.c and drsn_main.c
+(copied), a host Makefile, fw.json (what the runners need) and a README.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter
+from pathlib import Path
+
+from drsn_edge.errors import DrsnError
+from firmware_export.c_engine.arena import ArenaPlan, plan
+from firmware_export.c_engine.emit import TEMPLATES, emit, render
+from firmware_export.c_engine.graph import Graph, load_graph
+from firmware_export.c_engine.lower import Step, lower
+from quantize.sidecar import BuildInfo
+
+COPIED = ("drsn_kernels.h", "drsn_kernels.c", "drsn_main.c")
+MODEL_COPY = "model_int8.tflite"
+FW_JSON = "fw.json"
+
+
+def compile_model(data: bytes) -> tuple[Graph, list[Step], ArenaPlan]:
+    """Parse, lower (refusing float models and unknown ops) and plan the arena."""
+    graph = load_graph(data)
+    steps = lower(graph)
+    return graph, steps, plan(graph, steps)
+
+
+def _fw_info(build_dir: Path, info: BuildInfo, graph: Graph, steps: list[Step], arena: ArenaPlan) -> dict:
+    inp, out = graph.tensors[graph.inputs[0]], graph.tensors[graph.outputs[0]]
+    return {
+        "format": "drsn-edge-c-engine", "name": info.name, "classes": info.classes,
+        "window_length": info.preprocessing.window_length, "num_classes": len(info.classes),
+        "preprocessing": info.preprocessing.to_dict(), "build_dir": str(build_dir.resolve()), "model": MODEL_COPY,
+        "ops": dict(Counter(s.op for s in steps)), "arena_bytes": arena.size, "arena_lower_bound": arena.lower_bound,
+        "input": {"scale": inp.scale, "zero_point": inp.zero_point},
+        "output": {"scale": out.scale, "zero_point": out.zero_point},
+    }
+
+
+def write(build_dir: Path, into: Path, info: BuildInfo) -> dict:
+    """Fill ``into`` with the C engine for the build's int8 model; returns the summary for the command line."""
+    model = Path(build_dir) / info.files.get("int8", MODEL_COPY)
+    if not model.is_file():
+        raise DrsnError(f"{build_dir} has no int8 model ({model.name})")
+    graph, steps, arena = compile_model(model.read_bytes())
+    if graph.tensors[graph.inputs[0]].size != info.preprocessing.window_length:
+        raise DrsnError(f"the model input holds {graph.tensors[graph.inputs[0]].size} values but windows have "
+                        f"{info.preprocessing.window_length} samples")
+    if graph.tensors[graph.outputs[0]].size != len(info.classes):
+        raise DrsnError(f"the model has {graph.tensors[graph.outputs[0]].size} outputs for {len(info.classes)} classes")
+    meta = {"source": model.name, "name": info.name, "classes": info.classes,
+            "preprocessing": info.preprocessing.to_dict()}
+    for name, text in emit(graph, steps, arena, meta).items():
+        (into / name).write_text(text)
+    for name in COPIED:
+        shutil.copyfile(TEMPLATES / name, into / name)
+    shutil.copyfile(model, into / MODEL_COPY)
+    fw = _fw_info(Path(build_dir), info, graph, steps, arena)
+    (into / FW_JSON).write_text(json.dumps(fw, indent=2) + "\n")
+    (into / "README.md").write_text(render("README.md.in", {
+        "MODEL_NAME": info.name, "WINDOW_LENGTH": fw["window_length"], "NUM_CLASSES": fw["num_classes"],
+        "ARENA_BYTES": arena.size, "LOWER_BOUND": arena.lower_bound, "NUM_OPS": len(steps),
+        "OPS": ", ".join(f"{k} {v}" for k, v in fw["ops"].items())}))
+    return {"ops": len(steps), "arena_bytes": arena.size, "arena_lower_bound": arena.lower_bound,
+            "files": sorted(p.name for p in into.iterdir())}
+
+
+def load_fw_info(fw_dir: str | Path) -> dict:
+    """fw.json of an exported C engine, with a clear error when ``fw_dir`` is not one."""
+    path = Path(fw_dir) / FW_JSON
+    if not path.is_file():
+        raise DrsnError(f"{fw_dir} is not an exported C engine (no {FW_JSON}; run `drsn-edge export BUILD --target c`)")
+    try:
+        data = json.loads(path.read_text())
+    except ValueError as exc:
+        raise DrsnError(f"{path} is unreadable: {exc}") from None
+    if not isinstance(data, dict) or data.get("format") != "drsn-edge-c-engine":
+        raise DrsnError(f"{path} does not describe a drsn-edge C engine")
+    return data

@@ -1,0 +1,50 @@
+/* drsn_main.c: classify raw windows from a file.
+ *
+ *   drsn_main INPUT.f32 OUTPUT.i8
+ *
+ * INPUT holds float32 little-endian windows of DRSN_WINDOW_LENGTH samples,
+ * back to back; OUTPUT receives DRSN_NUM_CLASSES int8 logits per window.
+ * Only fopen/fread/fwrite, so it also runs with newlib semihosting. */
+#include <stdio.h>
+
+#include "drsn_model.h"
+
+int main(int argc, char **argv)
+{
+    static float window[DRSN_WINDOW_LENGTH]; /* static: keeps small MCU stacks small */
+    int8_t logits[DRSN_NUM_CLASSES];
+    long windows = 0, invalid = 0;
+    FILE *in, *out;
+    if (argc != 3) {
+        fprintf(stderr, "usage: drsn_main INPUT.f32 OUTPUT.i8\n");
+        return 2;
+    }
+    in = fopen(argv[1], "rb");
+    if (in == NULL) {
+        fprintf(stderr, "error: cannot open %s\n", argv[1]);
+        return 1;
+    }
+    out = fopen(argv[2], "wb");
+    if (out == NULL) {
+        fprintf(stderr, "error: cannot create %s\n", argv[2]);
+        fclose(in);
+        return 1;
+    }
+    while (fread(window, sizeof(float), DRSN_WINDOW_LENGTH, in) == DRSN_WINDOW_LENGTH) {
+        if (drsn_classify(window, logits) < 0) invalid++;
+        if (fwrite(logits, 1, DRSN_NUM_CLASSES, out) != DRSN_NUM_CLASSES) {
+            fprintf(stderr, "error: cannot write %s\n", argv[2]);
+            fclose(in);
+            fclose(out);
+            return 1;
+        }
+        windows++;
+    }
+    fclose(in);
+    if (fclose(out) != 0) {
+        fprintf(stderr, "error: cannot write %s\n", argv[2]);
+        return 1;
+    }
+    printf("drsn_main: %ld windows, %ld invalid\n", windows, invalid);
+    return 0;
+}
