@@ -2,7 +2,7 @@
 
 Used for the TFLite Micro model array (TFLM reads the flatbuffer in place, so
 it must be 16-byte aligned) and for any other blob a firmware target embeds.
-:func:`parse_c_array` reads the text back so tests can prove the round trip.
+:func:`parse_byte_array` reads the text back so tests can prove the round trip.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import re
 BYTES_PER_LINE = 12
 
 
-def c_array_body(data: bytes, indent: str = "    ", per_line: int = BYTES_PER_LINE) -> str:
+def byte_array_body(data: bytes, indent: str = "    ", per_line: int = BYTES_PER_LINE) -> str:
     """The initialiser lines ``0x12, 0x34, ...`` (no braces), ``per_line`` bytes a line."""
     lines = []
     for start in range(0, len(data), per_line):
@@ -20,7 +20,7 @@ def c_array_body(data: bytes, indent: str = "    ", per_line: int = BYTES_PER_LI
     return "\n".join(lines)
 
 
-def c_array(name: str, data: bytes, align: int = 16, cxx: bool = False) -> str:
+def byte_array(name: str, data: bytes, align: int = 16, cxx: bool = False) -> str:
     """Definitions of ``name`` (const, ``align``-byte aligned) and ``name_len``.
 
     C++ gets ``alignas`` (C++11); a namespace-scope ``const`` has internal linkage in
@@ -30,11 +30,11 @@ def c_array(name: str, data: bytes, align: int = 16, cxx: bool = False) -> str:
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         raise ValueError(f"not a C identifier: {name!r}")
     alignment = "alignas" if cxx else "_Alignas"
-    return (f"{alignment}({align}) const unsigned char {name}[] = {{\n{c_array_body(data)}\n}};\n"
+    return (f"{alignment}({align}) const unsigned char {name}[] = {{\n{byte_array_body(data)}\n}};\n"
             f"const unsigned int {name}_len = {len(data)}u;\n")
 
 
-def parse_c_array(text: str, name: str) -> bytes:
+def parse_byte_array(text: str, name: str) -> bytes:
     """The bytes of array ``name`` in C source ``text`` (hex or decimal initialisers)."""
     found = re.search(rf"\b{re.escape(name)}\s*\[\s*\d*\s*\]\s*=\s*\{{([^}}]*)\}}", text)
     if found is None:

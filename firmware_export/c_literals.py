@@ -1,15 +1,12 @@
-"""Python values as exact C literals (floats that round-trip, escaped strings)."""
+"""Python values as exact C literals: float32 constants that round-trip, escaped strings.
+
+(Doubles: :func:`firmware_export.c_engine.emit.c_double`.)
+"""
 from __future__ import annotations
 
 import json
 
 import numpy as np
-
-
-def c_double(value: float) -> str:
-    """A double literal that reads back as exactly ``value``."""
-    text = repr(float(value))
-    return text if any(c in text for c in ".en") else text + ".0"
 
 
 def c_float(value: float) -> str:

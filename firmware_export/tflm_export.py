@@ -12,9 +12,9 @@ import json
 from pathlib import Path
 
 from drsn_edge.errors import DrsnError
-from firmware_export.c_array import c_array
-from firmware_export.c_literals import c_double, c_float, c_string
-from firmware_export.templates import render
+from firmware_export.c_array import byte_array
+from firmware_export.c_engine.emit import c_double, render
+from firmware_export.c_literals import c_float, c_string
 from firmware_export.tflm_ops import distinct_ops, resolver_methods
 from quantize.sidecar import BuildInfo
 from quantize.tflite_graph import op_names, read_model, summarize
@@ -65,8 +65,8 @@ def write(build_dir: Path, into: Path, info: BuildInfo) -> dict:
     p = info.preprocessing
     sha256 = hashlib.sha256(data).hexdigest()
     values = {
-        "MODEL_NAME": info.name, "SOURCE_FILE": path.name, "MODEL_BYTES": len(data), "SHA256": sha256,
-        "ARRAY": c_array("g_drsn_model", data, align=16, cxx=True).rstrip("\n"),
+        "MODEL_NAME": info.name, "SOURCE_FILE": path.name, "MODEL_BYTES": len(data), "MODEL_SHA": sha256,
+        "ARRAY": byte_array("g_drsn_model", data, align=16, cxx=True).rstrip("\n"),
         "WINDOW_LENGTH": p.window_length, "SAMPLE_RATE": c_float(p.sample_rate), "NUM_CLASSES": len(info.classes),
         "CLASS_NAMES": ", ".join(c_string(c) for c in info.classes),
         "NORMALISATION": _NORMALISATION[p.normalisation], "NORMALISATION_TEXT": _normalisation_text(info),
@@ -79,7 +79,7 @@ def write(build_dir: Path, into: Path, info: BuildInfo) -> dict:
         "OP_LIST": ", ".join(distinct_ops(ops)),
     }
     for template in _TEMPLATES:
-        render(f"tflm/{template}", into, values)
+        (into / template.removesuffix(".in")).write_text(render(f"tflm/{template}", values))
     manifest = {"target": "tflm", "model": info.name, "source": path.name, "model_bytes": len(data),
                 "sha256": sha256, "ops": distinct_ops(ops), "resolver": methods, "op_count": len(ops),
                 "arena_bytes": arena["recommended_bytes"], "arena_min_bytes": arena["min_bytes"],
