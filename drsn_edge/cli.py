@@ -147,7 +147,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from firmware_export.c_engine.check import check_table, run_check
 
     result = run_check(args.fw_dir, args.data, split=args.split, limit=args.limit, runner=args.runner,
-                       tflm=args.tflm, channel=args.channel, progress=not args.quiet)
+                       tflm=not args.no_tflm, channel=args.channel, progress=not args.quiet)
     print(check_table(result))
     if args.json:
         _write_json(args.json, result)
@@ -237,7 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="test", help="train, val or test (an .npz is used whole)")
     p.add_argument("--limit", type=int, default=None, help="use at most this many windows")
     p.add_argument("--channel", default="DE")
-    p.add_argument("--tflm", action="store_true", help="also compare with TensorFlow Lite Micro")
+    p.add_argument("--no-tflm", action="store_true", help="skip the comparison with TensorFlow Lite Micro")
     p.add_argument("--json", default=None, help="write the full result here")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_run)

@@ -81,6 +81,10 @@ def load_predictor(path: str | Path) -> Predictor:
     path = Path(path)
     if not path.exists():
         raise DrsnError(f"model not found: {path}")
+    if path.is_dir() and (path / "fw.json").is_file():  # an exported C engine, built and run on the host
+        from firmware_export.c_engine.runner import CEnginePredictor
+
+        return CEnginePredictor(path)
     if path.is_dir():  # a build directory stands for its int8 model, the one that ships
         from quantize.sidecar import load_build_info
 

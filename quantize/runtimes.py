@@ -17,7 +17,7 @@ from quantize.sidecar import BuildInfo, load_build_info
 
 
 def quantize_input(x: np.ndarray, scale: float, zero_point: int, dtype: np.dtype) -> np.ndarray:
-    """TFLite's input quantisation: round half away from zero is what the C engine mirrors."""
+    """Input quantisation as the Python pipeline does it: numpy rounds halves to even, and so does the C engine."""
     info = np.iinfo(dtype)
     q = np.round(x / scale) + zero_point
     return np.clip(q, info.min, info.max).astype(dtype)

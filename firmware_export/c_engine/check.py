@@ -1,6 +1,7 @@
 """``drsn-edge run``: the exported engine against LiteRT's reference kernels, window by window."""
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -45,11 +46,12 @@ def _reference(kind: str, model: Path, build: BuildInfo, x: np.ndarray, progress
 
 def run_check(fw_dir: str | Path, spec: str, split: str = "test", limit: int | None = None, runner: str = "host",
               tflm: bool = False, channel: str = "DE", progress: bool = True) -> dict:
-    """Run the engine on the data's windows; agreement with LiteRT int8 (and TFLite Micro) and accuracy."""
+    """Run the engine on the data's windows; agreement with LiteRT int8 (and TFLite Micro, when installed)."""
     from drsn_edge.data.spec import load_windows
     from drsn_edge.evaluate import labels_in_model_order
 
     fw_dir = Path(fw_dir)
+    tflm = tflm and importlib.util.find_spec("tflite_micro") is not None  # compared only when installed
     fw = load_fw_info(fw_dir)
     pre = Preprocessing.from_dict(fw["preprocessing"])
     build = BuildInfo(name=fw["name"], classes=list(fw["classes"]), preprocessing=pre)

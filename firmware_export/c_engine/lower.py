@@ -76,6 +76,15 @@ def _scales(t: Tensor, n: int) -> list[float]:
     return t.scales if len(t.scales) == n else [t.scales[0]] * n
 
 
+def _folded_bias(filt: Tensor, bias: Tensor | None, input_offset: int) -> list[int]:
+    """bias + input_offset * sum(weights) per output channel (the kernel subtracts taps outside the input)."""
+    sums = filt.data.reshape(filt.shape[0], -1).astype(np.int64).sum(axis=1) * input_offset
+    folded = sums + (bias.data.astype(np.int64) if bias is not None else 0)
+    if np.abs(folded).max(initial=0) >= 2**31:
+        raise DrsnError("CONV_2D: bias plus weight sums overflow int32")
+    return [int(v) for v in folded]
+
+
 def conv_2d(g: Graph, op: Op) -> Step:
     inp, filt, out = g.tensors[op.inputs[0]], g.tensors[op.inputs[1]], g.tensors[op.outputs[0]]
     bias = g.tensors[op.inputs[2]] if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
@@ -91,7 +100,7 @@ def conv_2d(g: Graph, op: Op) -> Step:
               "filter_in_c": fic, **_spatial(op, inp, out, kh, kw, dil_h, dil_w), "dil_h": dil_h, "dil_w": dil_w,
               "input_offset": -inp.zero_point, "output_offset": out.zero_point, "act_min": lo, "act_max": hi,
               "weights": Const("int8_t", filt.data.ravel().tolist()),
-              "bias": Const("int32_t", bias.data.ravel().tolist()) if bias is not None else None,
+              "folded_bias": Const("int32_t", _folded_bias(filt, bias, -inp.zero_point)),
               "multiplier": Const("int32_t", [m for m, _ in mults]), "shift": Const("int32_t", [s for _, s in mults])}
     return Step(op.name, "drsn_conv2d", "drsn_conv_params", params, [inp.index], out.index)
 

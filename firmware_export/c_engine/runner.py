@@ -24,6 +24,7 @@ from drsn_edge.predictor import Predictor
 from drsn_edge.preprocess import Preprocessing
 from firmware_export.c_engine.emit import HOST_CFLAGS
 from firmware_export.c_engine.target import load_fw_info
+from quantize.runtimes import dequantize
 
 SOURCES = ("drsn_main.c", "drsn_model.c", "drsn_kernels.c")
 
@@ -127,8 +128,7 @@ class CEnginePredictor(Predictor):
 
     def logits(self, raw: np.ndarray) -> np.ndarray:
         x = self.preprocessing.check(raw)
-        q = self.raw_outputs(x).astype(np.float32)
-        return (q - self.fw["output"]["zero_point"]) * np.float32(self.fw["output"]["scale"])
+        return dequantize(self.raw_outputs(x), (self.fw["output"]["scale"], self.fw["output"]["zero_point"]))
 
     def logits_preprocessed(self, x: np.ndarray) -> np.ndarray:
         if self.preprocessing.normalisation == "none":

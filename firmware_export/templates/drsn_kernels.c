@@ -12,7 +12,8 @@
 
 static int32_t clamp32(int32_t v, int32_t lo, int32_t hi) { return v < lo ? lo : (v > hi ? hi : v); }
 
-int32_t drsn_srdhm(int32_t a, int32_t b)
+/* static inline copies so the per-element calls inline; the drsn_* functions export them */
+static inline int32_t srdhm(int32_t a, int32_t b)
 {
     const int overflow = (a == b) && (a == INT32_MIN);
     const int64_t ab = (int64_t)a * (int64_t)b;
@@ -21,7 +22,7 @@ int32_t drsn_srdhm(int32_t a, int32_t b)
     return overflow ? INT32_MAX : high;
 }
 
-int32_t drsn_rdbpot(int32_t x, int exponent)
+static inline int32_t rdbpot(int32_t x, int exponent)
 {
     const int32_t mask = (int32_t)(((int64_t)1 << exponent) - 1);
     const int32_t remainder = x & mask;
@@ -29,48 +30,93 @@ int32_t drsn_rdbpot(int32_t x, int exponent)
     return (x >> exponent) + (remainder > threshold ? 1 : 0);
 }
 
-int32_t drsn_mbqm(int32_t x, int32_t multiplier, int shift)
+static inline int32_t mbqm(int32_t x, int32_t multiplier, int shift)
 {
     const int left = shift > 0 ? shift : 0;
     const int right = shift > 0 ? 0 : -shift;
     /* x * (1 << left) wraps like TFLite's (it is only large for multipliers far above 1) */
     const int32_t shifted = (int32_t)((uint32_t)x << left);
-    return drsn_rdbpot(drsn_srdhm(shifted, multiplier), right);
+    return rdbpot(srdhm(shifted, multiplier), right);
 }
 
-int32_t drsn_mbqm_smaller_than_one(int32_t x, int32_t multiplier, int shift)
+static inline int32_t mbqm_lt1(int32_t x, int32_t multiplier, int shift)
 {
-    return drsn_rdbpot(drsn_srdhm(x, multiplier), -shift);
+    return rdbpot(srdhm(x, multiplier), -shift);
 }
 
+int32_t drsn_srdhm(int32_t a, int32_t b) { return srdhm(a, b); }
+int32_t drsn_rdbpot(int32_t x, int exponent) { return rdbpot(x, exponent); }
+int32_t drsn_mbqm(int32_t x, int32_t multiplier, int shift) { return mbqm(x, multiplier, shift); }
+int32_t drsn_mbqm_smaller_than_one(int32_t x, int32_t multiplier, int shift) { return mbqm_lt1(x, multiplier, shift); }
+
+static inline int32_t dot(const int8_t *w, const int8_t *x, int32_t n)
+{
+    int32_t i = 0, acc = 0;
+    for (; i + 4 <= n; i += 4)
+        acc += (int32_t)w[i] * x[i] + (int32_t)w[i + 1] * x[i + 1] + (int32_t)w[i + 2] * x[i + 2] +
+               (int32_t)w[i + 3] * x[i + 3];
+    for (; i < n; ++i) acc += (int32_t)w[i] * x[i];
+    return acc;
+}
+
+static int32_t wsum(const int8_t *w, int32_t n)
+{
+    int32_t i, acc = 0;
+    for (i = 0; i < n; ++i) acc += w[i];
+    return acc;
+}
+
+static inline int8_t conv_output(const drsn_conv_params *p, int32_t oc, int32_t acc)
+{
+    acc = mbqm(acc + p->folded_bias[oc], p->multiplier[oc], p->shift[oc]) + p->output_offset;
+    return (int8_t)clamp32(acc, p->act_min, p->act_max);
+}
+
+/* sum over taps inside the input of w * (x + input_offset), plus bias, computed as
+ * sum(w * x) + folded_bias - input_offset * sum(w over taps outside the input): the same integer */
 void drsn_conv2d(const drsn_conv_params *p, const int8_t *in, int8_t *out)
 {
     const int32_t groups = p->in_c / p->filter_in_c;
     const int32_t per_group = p->out_c / groups;
-    int32_t oy, ox, oc, ky, kx, ic;
+    const int32_t row = p->k_w * p->filter_in_c;
+    const size_t row_step = (size_t)p->dil_h * p->in_w * p->in_c;
+    const int contiguous = p->dil_w == 1 && p->filter_in_c == p->in_c;
+    int32_t oy, ox, oc, ky, kx;
     for (oy = 0; oy < p->out_h; ++oy) {
         const int32_t y0 = oy * p->stride_h - p->pad_h;
+        const int inside_h = y0 >= 0 && y0 + (p->k_h - 1) * p->dil_h < p->in_h;
         for (ox = 0; ox < p->out_w; ++ox) {
             const int32_t x0 = ox * p->stride_w - p->pad_w;
+            int8_t *dst = out + ((size_t)oy * p->out_w + ox) * p->out_c;
+            if (contiguous && inside_h && x0 >= 0 && x0 + p->k_w <= p->in_w) { /* every tap inside */
+                const int8_t *src = in + ((size_t)y0 * p->in_w + x0) * p->in_c;
+                const int8_t *w = p->weights;
+                for (oc = 0; oc < p->out_c; ++oc) {
+                    int32_t acc = 0;
+                    for (ky = 0; ky < p->k_h; ++ky, w += row) acc += dot(w, src + ky * row_step, row);
+                    dst[oc] = conv_output(p, oc, acc);
+                }
+                continue;
+            }
             for (oc = 0; oc < p->out_c; ++oc) {
-                const int32_t group = oc / per_group;
-                int32_t acc = 0;
+                const size_t channel = (size_t)(oc / per_group) * p->filter_in_c;
+                const int8_t *wc = p->weights + (size_t)oc * p->k_h * row;
+                int32_t acc = 0, missing = 0;
                 for (ky = 0; ky < p->k_h; ++ky) {
                     const int32_t iy = y0 + p->dil_h * ky;
-                    if (iy < 0 || iy >= p->in_h) continue;
+                    const int8_t *wr = wc + (size_t)ky * row;
+                    if (iy < 0 || iy >= p->in_h) {
+                        missing += wsum(wr, row);
+                        continue;
+                    }
                     for (kx = 0; kx < p->k_w; ++kx) {
                         const int32_t ix = x0 + p->dil_w * kx;
-                        const int8_t *src;
-                        const int8_t *w;
-                        if (ix < 0 || ix >= p->in_w) continue;
-                        src = in + ((size_t)iy * p->in_w + ix) * p->in_c + (size_t)group * p->filter_in_c;
-                        w = p->weights + (((size_t)oc * p->k_h + ky) * p->k_w + kx) * p->filter_in_c;
-                        for (ic = 0; ic < p->filter_in_c; ++ic) acc += (int32_t)w[ic] * ((int32_t)src[ic] + p->input_offset);
+                        if (ix < 0 || ix >= p->in_w) missing += wsum(wr + (size_t)kx * p->filter_in_c, p->filter_in_c);
+                        else acc += dot(wr + (size_t)kx * p->filter_in_c,
+                                        in + ((size_t)iy * p->in_w + ix) * p->in_c + channel, p->filter_in_c);
                     }
                 }
-                if (p->bias != NULL) acc += p->bias[oc];
-                acc = drsn_mbqm(acc, p->multiplier[oc], p->shift[oc]) + p->output_offset;
-                out[((size_t)oy * p->out_w + ox) * p->out_c + oc] = (int8_t)clamp32(acc, p->act_min, p->act_max);
+                dst[oc] = conv_output(p, oc, acc - p->input_offset * missing);
             }
         }
     }
@@ -120,46 +166,56 @@ void drsn_pad(const drsn_pad_params *p, const int8_t *in, int8_t *out)
                 }
 }
 
-typedef int32_t (*drsn_binary_fn)(const drsn_binary_params *p, int32_t a, int32_t b);
-
-static int32_t add_fn(const drsn_binary_params *p, int32_t a, int32_t b)
+/* ADD/SUB rescale each input on its own, so the 256 possible int8 values are rescaled once per call */
+static void rescale_table(int32_t table[256], int32_t offset, int32_t left_shift, int32_t multiplier, int32_t shift)
 {
-    const int32_t sa = drsn_mbqm_smaller_than_one((a + p->in1_offset) * (1 << p->left_shift), p->in1_multiplier, p->in1_shift);
-    const int32_t sb = drsn_mbqm_smaller_than_one((b + p->in2_offset) * (1 << p->left_shift), p->in2_multiplier, p->in2_shift);
-    return drsn_mbqm_smaller_than_one(sa + sb, p->out_multiplier, p->out_shift) + p->out_offset;
+    int32_t v;
+    for (v = INT8_MIN; v <= INT8_MAX; ++v)
+        table[(uint8_t)v] = mbqm_lt1((v + offset) * (1 << left_shift), multiplier, shift);
 }
 
-static int32_t sub_fn(const drsn_binary_params *p, int32_t a, int32_t b)
-{
-    const int32_t sa = drsn_mbqm_smaller_than_one((a + p->in1_offset) * (1 << p->left_shift), p->in1_multiplier, p->in1_shift);
-    const int32_t sb = drsn_mbqm_smaller_than_one((b + p->in2_offset) * (1 << p->left_shift), p->in2_multiplier, p->in2_shift);
-    return drsn_mbqm_smaller_than_one(sa - sb, p->out_multiplier, p->out_shift) + p->out_offset;
-}
+enum { DRSN_ADD, DRSN_SUB, DRSN_MUL };
 
-static int32_t mul_fn(const drsn_binary_params *p, int32_t a, int32_t b)
+static void broadcast(const drsn_binary_params *p, const int8_t *a, const int8_t *b, int8_t *out, int kind)
 {
-    return drsn_mbqm((a + p->in1_offset) * (b + p->in2_offset), p->out_multiplier, p->out_shift) + p->out_offset;
-}
-
-static void broadcast(const drsn_binary_params *p, const int8_t *a, const int8_t *b, int8_t *out, drsn_binary_fn fn)
-{
+    int32_t ta[256], tb[256];
     int32_t i0, i1, i2, i3;
-    size_t o = 0;
+    const int32_t n3 = p->out_shape[3], sa = p->in1_strides[3], sb = p->in2_strides[3];
+    if (kind != DRSN_MUL) {
+        rescale_table(ta, p->in1_offset, p->left_shift, p->in1_multiplier, p->in1_shift);
+        rescale_table(tb, p->in2_offset, p->left_shift, p->in2_multiplier, p->in2_shift);
+    }
     for (i0 = 0; i0 < p->out_shape[0]; ++i0)
         for (i1 = 0; i1 < p->out_shape[1]; ++i1)
-            for (i2 = 0; i2 < p->out_shape[2]; ++i2) {
+            for (i2 = 0; i2 < p->out_shape[2]; ++i2, out += n3) {
                 const int8_t *ra = a + i0 * p->in1_strides[0] + i1 * p->in1_strides[1] + i2 * p->in1_strides[2];
                 const int8_t *rb = b + i0 * p->in2_strides[0] + i1 * p->in2_strides[1] + i2 * p->in2_strides[2];
-                for (i3 = 0; i3 < p->out_shape[3]; ++i3, ++o) {
-                    const int32_t v = fn(p, ra[i3 * p->in1_strides[3]], rb[i3 * p->in2_strides[3]]);
-                    out[o] = (int8_t)clamp32(v, p->act_min, p->act_max);
+                /* one inner loop per kind: the innermost axis carries almost all the work */
+                if (kind == DRSN_MUL) {
+                    for (i3 = 0; i3 < n3; ++i3) {
+                        const int32_t prod = ((int32_t)ra[i3 * sa] + p->in1_offset) * ((int32_t)rb[i3 * sb] + p->in2_offset);
+                        out[i3] = (int8_t)clamp32(mbqm(prod, p->out_multiplier, p->out_shift) + p->out_offset,
+                                                  p->act_min, p->act_max);
+                    }
+                } else if (kind == DRSN_ADD) {
+                    for (i3 = 0; i3 < n3; ++i3) {
+                        const int32_t raw = ta[(uint8_t)ra[i3 * sa]] + tb[(uint8_t)rb[i3 * sb]];
+                        out[i3] = (int8_t)clamp32(mbqm_lt1(raw, p->out_multiplier, p->out_shift) + p->out_offset,
+                                                  p->act_min, p->act_max);
+                    }
+                } else {
+                    for (i3 = 0; i3 < n3; ++i3) {
+                        const int32_t raw = ta[(uint8_t)ra[i3 * sa]] - tb[(uint8_t)rb[i3 * sb]];
+                        out[i3] = (int8_t)clamp32(mbqm_lt1(raw, p->out_multiplier, p->out_shift) + p->out_offset,
+                                                  p->act_min, p->act_max);
+                    }
                 }
             }
 }
 
-void drsn_add(const drsn_binary_params *p, const int8_t *a, const int8_t *b, int8_t *out) { broadcast(p, a, b, out, add_fn); }
-void drsn_sub(const drsn_binary_params *p, const int8_t *a, const int8_t *b, int8_t *out) { broadcast(p, a, b, out, sub_fn); }
-void drsn_mul(const drsn_binary_params *p, const int8_t *a, const int8_t *b, int8_t *out) { broadcast(p, a, b, out, mul_fn); }
+void drsn_add(const drsn_binary_params *p, const int8_t *a, const int8_t *b, int8_t *out) { broadcast(p, a, b, out, DRSN_ADD); }
+void drsn_sub(const drsn_binary_params *p, const int8_t *a, const int8_t *b, int8_t *out) { broadcast(p, a, b, out, DRSN_SUB); }
+void drsn_mul(const drsn_binary_params *p, const int8_t *a, const int8_t *b, int8_t *out) { broadcast(p, a, b, out, DRSN_MUL); }
 
 void drsn_abs(const drsn_abs_params *p, const int8_t *in, int8_t *out)
 {
@@ -167,30 +223,33 @@ void drsn_abs(const drsn_abs_params *p, const int8_t *in, int8_t *out)
     for (i = 0; i < p->size; ++i) {
         const int32_t d = (int32_t)in[i] - p->input_zero_point;
         const int32_t v = d < 0 ? -d : d;
-        const int32_t r = p->needs_rescale ? drsn_mbqm(v, p->multiplier, p->shift) : v;
+        const int32_t r = p->needs_rescale ? mbqm(v, p->multiplier, p->shift) : v;
         out[i] = (int8_t)clamp32(r + p->output_zero_point, INT8_MIN, INT8_MAX);
     }
 }
 
 void drsn_mean(const drsn_mean_params *p, const int8_t *in, int8_t *out)
 {
-    int32_t o[4], r[4], lim[4], d;
-    size_t k = 0;
-    for (d = 0; d < 4; ++d) lim[d] = p->reduce[d] ? 1 : p->in_shape[d];
+    int32_t o[4], r[4], lim[4], span[4], d;
+    size_t stride[4], k = 0;
+    stride[3] = 1;
+    for (d = 2; d >= 0; --d) stride[d] = stride[d + 1] * (size_t)p->in_shape[d + 1];
+    for (d = 0; d < 4; ++d) {
+        lim[d] = p->reduce[d] ? 1 : p->in_shape[d];
+        span[d] = p->reduce[d] ? p->in_shape[d] : 1;
+    }
     for (o[0] = 0; o[0] < lim[0]; ++o[0])
         for (o[1] = 0; o[1] < lim[1]; ++o[1])
             for (o[2] = 0; o[2] < lim[2]; ++o[2])
                 for (o[3] = 0; o[3] < lim[3]; ++o[3], ++k) {
+                    const int8_t *base = in + o[0] * stride[0] + o[1] * stride[1] + o[2] * stride[2] + o[3];
                     int32_t sum = 0, value;
-                    for (r[0] = 0; r[0] < (p->reduce[0] ? p->in_shape[0] : 1); ++r[0])
-                        for (r[1] = 0; r[1] < (p->reduce[1] ? p->in_shape[1] : 1); ++r[1])
-                            for (r[2] = 0; r[2] < (p->reduce[2] ? p->in_shape[2] : 1); ++r[2])
-                                for (r[3] = 0; r[3] < (p->reduce[3] ? p->in_shape[3] : 1); ++r[3]) {
-                                    size_t src = 0;
-                                    for (d = 0; d < 4; ++d) src = src * (size_t)p->in_shape[d] + (size_t)(o[d] + r[d]);
-                                    sum += in[src];
-                                }
-                    value = drsn_mbqm(sum - p->input_zero_point * p->count, p->multiplier, p->shift);
+                    for (r[0] = 0; r[0] < span[0]; ++r[0])
+                        for (r[1] = 0; r[1] < span[1]; ++r[1])
+                            for (r[2] = 0; r[2] < span[2]; ++r[2])
+                                for (r[3] = 0; r[3] < span[3]; ++r[3])
+                                    sum += base[r[0] * stride[0] + r[1] * stride[1] + r[2] * stride[2] + r[3]];
+                    value = mbqm(sum - p->input_zero_point * p->count, p->multiplier, p->shift);
                     out[k] = (int8_t)clamp32(value + p->output_zero_point, INT8_MIN, INT8_MAX);
                 }
 }

@@ -14,6 +14,7 @@ int main(int argc, char **argv)
     static float window[DRSN_WINDOW_LENGTH]; /* static: keeps small MCU stacks small */
     int8_t logits[DRSN_NUM_CLASSES];
     long windows = 0, invalid = 0;
+    size_t got;
     FILE *in, *out;
     if (argc != 3) {
         fprintf(stderr, "usage: drsn_main INPUT.f32 OUTPUT.i8\n");
@@ -30,7 +31,7 @@ int main(int argc, char **argv)
         fclose(in);
         return 1;
     }
-    while (fread(window, sizeof(float), DRSN_WINDOW_LENGTH, in) == DRSN_WINDOW_LENGTH) {
+    while ((got = fread(window, sizeof(float), DRSN_WINDOW_LENGTH, in)) == DRSN_WINDOW_LENGTH) {
         if (drsn_classify(window, logits) < 0) invalid++;
         if (fwrite(logits, 1, DRSN_NUM_CLASSES, out) != DRSN_NUM_CLASSES) {
             fprintf(stderr, "error: cannot write %s\n", argv[2]);
@@ -41,6 +42,11 @@ int main(int argc, char **argv)
         windows++;
     }
     fclose(in);
+    if (got != 0) {
+        fprintf(stderr, "error: %s ends with a partial window (%lu samples)\n", argv[1], (unsigned long)got);
+        fclose(out);
+        return 1;
+    }
     if (fclose(out) != 0) {
         fprintf(stderr, "error: cannot write %s\n", argv[2]);
         return 1;
