@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 from drsn_edge.errors import DrsnError
 from firmware_export.c_array import byte_array
-from firmware_export.c_engine.emit import c_double, render
+from firmware_export.c_engine.emit import TEMPLATES, c_double, render
 from firmware_export.c_literals import c_float, c_string
 from firmware_export.tflm_ops import distinct_ops, resolver_methods
 from quantize.sidecar import BuildInfo
@@ -21,6 +22,9 @@ from quantize.tflite_graph import op_names, read_model, summarize
 
 ARENA_HEADROOM = 0.10
 _NORMALISATION = {"none": "DRSN_NORM_NONE", "window": "DRSN_NORM_WINDOW", "global": "DRSN_NORM_GLOBAL"}
+# the C engine's kernel library: its preprocessing (numpy's pairwise sums, TFLite's input quantisation)
+# makes the TFLM route's input identical to every other runtime's; the linker drops the unused kernels
+SHARED_C = ("drsn_kernels.h", "drsn_kernels.c")
 _TEMPLATES = ("drsn_model_data.h.in", "drsn_model_data.cc.in", "drsn_config.h.in", "drsn_inference.h.in",
               "drsn_inference.cc.in", "README.md.in")
 
@@ -80,6 +84,8 @@ def write(build_dir: Path, into: Path, info: BuildInfo) -> dict:
     }
     for template in _TEMPLATES:
         (into / template.removesuffix(".in")).write_text(render(f"tflm/{template}", values))
+    for name in SHARED_C:
+        shutil.copyfile(TEMPLATES / name, into / name)
     manifest = {"target": "tflm", "model": info.name, "source": path.name, "model_bytes": len(data),
                 "sha256": sha256, "ops": distinct_ops(ops), "resolver": methods, "op_count": len(ops),
                 "arena_bytes": arena["recommended_bytes"], "arena_min_bytes": arena["min_bytes"],

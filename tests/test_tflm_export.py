@@ -146,9 +146,10 @@ def test_sources_compile_against_tflm(exported: Path, tmp_path: Path) -> None:
     downloads = root_path / "tensorflow/lite/micro/tools/make/downloads"
     compiler = shutil.which("g++")
     assert compiler, "g++ is needed to compile against DRSN_TFLM_DIR"
-    for source in ("drsn_model_data.cc", "drsn_inference.cc"):
+    for source in ("drsn_model_data.cc", "drsn_inference.cc", "drsn_kernels.c"):
+        std = "-std=c99" if source.endswith(".c") else "-std=c++17"
         proc = subprocess.run(
-            [compiler, "-std=c++17", "-DTF_LITE_STATIC_MEMORY", "-Wall", "-Wextra", "-Werror", "-c",
+            [compiler, "-x", "c" if source.endswith(".c") else "c++", std, "-DTF_LITE_STATIC_MEMORY", "-Wall", "-Wextra", "-Werror", "-c",
              f"-I{exported}", "-isystem", str(root_path), "-isystem", str(downloads / "flatbuffers/include"),
              "-isystem", str(downloads / "gemmlowp"), str(exported / source), "-o", str(tmp_path / f"{source}.o")],
             capture_output=True, text=True, timeout=300)
