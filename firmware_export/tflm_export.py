@@ -33,7 +33,8 @@ def int8_model(build_dir: Path, info: BuildInfo) -> tuple[Path, bytes]:
     """The build's deployable int8 model, refused if missing or not all-integer."""
     name = info.files.get("int8")
     if not name:
-        raise DrsnError(f"{build_dir} has no int8 model (a float-only build); convert without float-only options")
+        raise DrsnError(f"{build_dir} has no int8 model (a float-only build); TFLite Micro needs the int8 model "
+                        "that `drsn-edge convert` writes")
     path = Path(build_dir) / name
     if not path.is_file():
         raise DrsnError(f"{path} is missing")
