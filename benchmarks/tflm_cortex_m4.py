@@ -6,7 +6,7 @@ engine's harness (drsn_main.c) and the QEMU support files into one image, runs
 it on QEMU's mps2-an386 like `drsn-edge run --runner qemu`, and compares the
 int8 logits with TFLM's Python runtime and LiteRT's reference kernels. Reports
 instructions per inference, flash and RAM. Needs a tflite-micro checkout with
-flatbuffers and gemmlowp under tensorflow/lite/micro/tools/make/downloads and
+flatbuffers, gemmlowp and ruy under tensorflow/lite/micro/tools/make/downloads and
 the Debian package libstdc++-arm-none-eabi-newlib.
 
     python benchmarks/tflm_cortex_m4.py --tflm-dir $DRSN_TFLM_DIR [--build BUILD] [--windows 10]
@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from drsn_edge.cli import main as cli  # noqa: E402
 from drsn_edge.data.spec import load_windows  # noqa: E402
+from drsn_edge.errors import DrsnError  # noqa: E402
 from firmware_export.c_engine.emit import TEMPLATES  # noqa: E402
 from firmware_export.c_engine.runner import run_windows  # noqa: E402
 from firmware_export.qemu import image_size, parse_icount  # noqa: E402
@@ -39,7 +40,9 @@ from quantize.tflm import TFLMPredictor  # noqa: E402
 ARCH = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
 COMMON = [*ARCH, "-O2", "-ffunction-sections", "-fdata-sections", "-fno-unwind-tables",
           "-fno-asynchronous-unwind-tables", "-DTF_LITE_STATIC_MEMORY", "-DTF_LITE_DISABLE_X86_NEON"]
-CXX = ["-std=c++17", "-fno-rtti", "-fno-exceptions", "-fno-threadsafe-statics", "-Wno-psabi"]
+# -fno-use-cxa-atexit: static objects' destructors go through atexit(); -nostartfiles drops the
+# crtbegin.o that would define __dso_handle for __cxa_atexit
+CXX = ["-std=c++17", "-fno-rtti", "-fno-exceptions", "-fno-threadsafe-statics", "-fno-use-cxa-atexit", "-Wno-psabi"]
 MICRO = "tensorflow/lite/micro"
 FRAMEWORK = [f"{MICRO}/{name}.cc" for name in (
     "debug_log", "flatbuffer_utils", "memory_helpers", "micro_allocation_info", "micro_allocator", "micro_context",
@@ -59,7 +62,7 @@ FRAMEWORK = [f"{MICRO}/{name}.cc" for name in (
     "tensorflow/compiler/mlir/lite/core/api/error_reporter.cc"]
 # op -> kernel sources (extend for other models' ops)
 KERNELS = {"CONV_2D": ["conv", "conv_common"], "FULLY_CONNECTED": ["fully_connected", "fully_connected_common"],
-           "ADD": ["add", "add_common"], "SUB": ["sub", "sub_common"], "MUL": ["mul", "mul_common"], "PAD": ["pad"],
+           "ADD": ["add", "add_common"], "SUB": ["sub", "sub_common"], "MUL": ["mul", "mul_common"], "PAD": ["pad", "pad_common"],
            "RESHAPE": ["reshape", "reshape_common"], "MAX_POOL_2D": ["pooling", "pooling_common"],
            "AVERAGE_POOL_2D": ["pooling", "pooling_common"], "ABS": ["elementwise"], "MEAN": ["reduce", "reduce_common"],
            "LOGISTIC": ["logistic", "logistic_common"]}
@@ -85,6 +88,7 @@ def main() -> None:
     parser.add_argument("--data", default=f"cwru:{ROOT.parent / 'shared' / 'data' / 'cwru_0hp'}")
     parser.add_argument("--windows", type=int, default=10)
     parser.add_argument("--tag", default="default")
+    parser.add_argument("--arena-step", type=int, default=256, help="bisect the device arena to this (0: skip)")
     args = parser.parse_args()
     if not args.tflm_dir:
         raise SystemExit("give --tflm-dir or set DRSN_TFLM_DIR")
@@ -106,12 +110,16 @@ def main() -> None:
     ours = [(fw / "drsn_inference.cc", "c++"), (fw / "drsn_model_data.cc", "c++")] + [
         (fw / name, "c") for name in ("drsn_kernels.c", "drsn_main.c", "qemu_startup.c", "qemu_icount.c")]
     includes = [f"-I{fw}", "-isystem", str(tflm), "-isystem", str(downloads / "flatbuffers/include"),
-                "-isystem", str(downloads / "gemmlowp")]
+                "-isystem", str(downloads / "gemmlowp"), "-isystem", str(downloads / "ruy")]
     objects = compile_all(library, includes, objdir) + compile_all(ours, includes, work)
-    elf = work / "app.elf"
-    subprocess.run(["arm-none-eabi-g++", *ARCH, "--specs=rdimon.specs", "-nostartfiles",
-                    f"-T{fw / 'qemu_mps2_an386.ld'}", "-Wl,--gc-sections", "-Wl,--wrap=drsn_classify",
-                    "-o", str(elf), *map(str, objects), "-lm"], check=True)
+
+    def link(elf: Path, objs: list[Path]) -> Path:
+        subprocess.run(["arm-none-eabi-g++", *ARCH, "--specs=rdimon.specs", "-nostartfiles",
+                        f"-T{fw / 'qemu_mps2_an386.ld'}", "-Wl,--gc-sections", "-Wl,--wrap=drsn_classify",
+                        "-o", str(elf), *map(str, objs), "-lm"], check=True)
+        return elf
+
+    elf = link(work / "app.elf", objects)
     size = image_size(elf)
 
     info = load_build_info(args.build)
@@ -124,8 +132,25 @@ def main() -> None:
     model = Path(args.build) / "model_int8.tflite"
     micro = TFLMPredictor(model, info).raw_outputs(pre.apply(x))
     litert = LiteRTPredictor(model, info).raw_outputs(pre.apply(x))[0]
+    # the smallest arena that runs on the 32-bit target (TFLM's records are smaller than on the host)
+    def runs_with(arena: int) -> bool:
+        obj = work / "drsn_inference_probe.o"
+        subprocess.run(["arm-none-eabi-g++", *COMMON, *CXX, *includes, f"-DDRSN_ARENA_BYTES={arena}", "-c",
+                        str(fw / "drsn_inference.cc"), "-o", str(obj)], check=True)
+        probe = link(work / "probe.elf", [obj if o.name.endswith("drsn_inference.cc.o") else o for o in objects])
+        try:
+            out = run_windows(["bash", str(fw / "run_qemu.sh"), str(probe)], x[:1], len(info.classes), work)
+        except DrsnError:
+            return False
+        return bool(np.all(out == device[:1]))
+
+    lo, hi = 0, manifest["arena_bytes"]
+    while args.arena_step and hi - lo > args.arena_step:
+        mid = (lo + hi) // 2 // 16 * 16
+        lo, hi = (lo, mid) if runs_with(mid) else (mid, hi)
+        print(f"arena probe: {mid} bytes {'runs' if hi == mid else 'fails'}", flush=True)
     record = {
-        "windows": len(x), "identical_vs_tflm_python": int(np.sum(np.all(device == micro, axis=1))),
+        "windows": len(x), "device_arena_min_bytes": hi if args.arena_step else None, "identical_vs_tflm_python": int(np.sum(np.all(device == micro, axis=1))),
         "identical_vs_litert": int(np.sum(np.all(device == litert, axis=1))),
         "max_lsb_vs_litert": int(np.abs(device.astype(int) - litert.astype(int)).max()),
         "top1_vs_litert": float(np.mean(device.argmax(1) == litert.argmax(1))),
