@@ -16,6 +16,7 @@ from quantize.sidecar import load_build_info
 # target name -> (module, what it produces); modules are imported only when used
 TARGETS: dict[str, tuple[str, str]] = {
     "c": ("firmware_export.c_engine.target", "dependency-free int8 C engine"),
+    "tflm": ("firmware_export.tflm_export", "C arrays and inference source for TensorFlow Lite Micro"),
 }
 
 

@@ -33,3 +33,14 @@ def cwru_model(cwru_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
                  "--seed", "0", "--out", str(out), "--quiet"])
     assert code == 0
     return out
+
+
+@pytest.fixture(scope="session")
+def cwru_int8_build(cwru_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A `drsn-edge convert` build directory of ``cwru_model`` (int8 model, no TFLM checks), for the exporters."""
+    from drsn_edge.cli import main
+
+    out = tmp_path_factory.mktemp("int8_build") / "drsn_cw"
+    assert main(["convert", str(cwru_model), "--out", str(out), "--no-tflm", "--calib-size", "64",
+                 "--val-size", "16", "--quiet"]) == 0
+    return out

@@ -74,6 +74,9 @@ def run_check(fw_dir: str | Path, spec: str, split: str = "test", limit: int | N
               "accuracy": {"c_engine": float(np.mean(c_logits.argmax(1) == y)) if n else float("nan"),
                            "litert": float(np.mean(ref.argmax(1) == y)) if n else float("nan")},
               "arena_bytes": fw["arena_bytes"], "arena_lower_bound": fw["arena_lower_bound"]}
+    device = engine.report()
+    if device:
+        result["device"] = device
     if tflm:
         micro = _reference("tflm", model, build, net_input, progress)
         result["tflm"] = agreement(c_logits, micro)
@@ -93,4 +96,11 @@ def check_table(result: dict) -> str:
     acc = "  ".join(f"{k} {v:.4f}" for k, v in result["accuracy"].items())
     lines.append(f"  accuracy: {acc}")
     lines.append(f"  arena {result['arena_bytes']} bytes (lower bound {result['arena_lower_bound']})")
+    device = result.get("device", {})
+    if device.get("instructions_per_inference") is not None:
+        lines.append(f"  {device['instructions_per_inference']:,.0f} instructions per inference "
+                     f"(min {device['instructions_min']:,}, max {device['instructions_max']:,}, "
+                     f"resolution {device['resolution_instructions']})")
+    if "flash_bytes" in device:
+        lines.append(f"  image: flash {device['flash_bytes']:,} bytes, static RAM {device['static_ram_bytes']:,} bytes")
     return "\n".join(lines)

@@ -34,11 +34,12 @@ class Runner:
     name: str
     description: str
     build: Callable[[Path, Path], list[str]]  # (fw_dir, workdir) -> harness command
+    report: Callable[[Path, Path], dict] | None = None  # (fw_dir, workdir) -> facts about the last run
 
 
 RUNNERS: dict[str, Runner] = {}
 # runners defined elsewhere: name -> module that calls register() on import (imported only when used)
-RUNNER_MODULES: dict[str, str] = {}
+RUNNER_MODULES: dict[str, str] = {"qemu": "firmware_export.qemu"}
 
 
 def register(runner: Runner) -> Runner:
@@ -105,7 +106,8 @@ class CEnginePredictor(Predictor):
     def __init__(self, fw_dir: str | Path, runner: str = "host") -> None:
         self.fw_dir = Path(fw_dir)
         self.fw = load_fw_info(self.fw_dir)
-        build = get_runner(runner).build
+        self.runner = get_runner(runner)
+        build = self.runner.build
         self.name = f"c-engine-{runner}"
         self.classes = list(self.fw["classes"])
         self.preprocessing = Preprocessing.from_dict(self.fw["preprocessing"])
@@ -119,6 +121,10 @@ class CEnginePredictor(Predictor):
         if x.ndim != 2 or x.shape[1] != self.preprocessing.window_length:
             raise DrsnError(f"windows must be (N, {self.preprocessing.window_length}), got shape {x.shape}")
         return run_windows(self.command, x, len(self.classes), self.workdir)
+
+    def report(self) -> dict:
+        """What the runner measured on the last run (e.g. instructions per inference), if anything."""
+        return self.runner.report(self.fw_dir, self.workdir) if self.runner.report else {}
 
     def logits(self, raw: np.ndarray) -> np.ndarray:
         x = self.preprocessing.check(raw)

@@ -15,6 +15,7 @@ from firmware_export.c_engine.arena import ArenaPlan, plan
 from firmware_export.c_engine.emit import TEMPLATES, emit, render
 from firmware_export.c_engine.graph import Graph, load_graph
 from firmware_export.c_engine.lower import Step, lower
+from firmware_export.qemu_support import copy_support
 from quantize.sidecar import BuildInfo
 
 COPIED = ("drsn_kernels.h", "drsn_kernels.c", "drsn_main.c")
@@ -59,6 +60,7 @@ def write(build_dir: Path, into: Path, info: BuildInfo) -> dict:
     for name in COPIED:
         shutil.copyfile(TEMPLATES / name, into / name)
     shutil.copyfile(model, into / MODEL_COPY)
+    copy_support(into)  # the Cortex-M4/QEMU build (qemu.mk, startup, linker script): fw/ stays self-contained
     fw = _fw_info(Path(build_dir), info, graph, steps, arena)
     (into / FW_JSON).write_text(json.dumps(fw, indent=2) + "\n")
     (into / "README.md").write_text(render("README.md.in", {

@@ -1,0 +1,89 @@
+"""The C engine on an emulated Cortex-M4F: QEMU's mps2-an386 board, bare metal, semihosting I/O.
+
+``drsn-edge export --target c`` copies the support files (see
+:mod:`firmware_export.qemu_support`) into the export, so the directory builds
+and runs on its own. This module registers the ``qemu`` runner of ``drsn-edge run``: it
+builds ``app.elf`` with ``arm-none-eabi-gcc`` and runs the unchanged harness
+(``drsn_main INPUT OUTPUT``) in ``qemu-system-arm``.
+
+Instructions per inference: QEMU emulates no cycle counter, but with
+``-icount shift=0`` its virtual clock advances exactly 1 ns per instruction,
+and the board's 25 MHz CMSDK timer counts virtual time. The image is linked
+with ``--wrap=drsn_classify`` so every call is timed (resolution: one tick, 40
+instructions); the counts arrive as one ``drsn-qemu:`` line on stderr.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from drsn_edge.errors import DrsnError
+from firmware_export.c_engine.runner import Runner, register
+from firmware_export.qemu_support import SUPPORT_FILES
+
+TOOLS = ("arm-none-eabi-gcc", "arm-none-eabi-size", "qemu-system-arm", "make", "bash")
+PACKAGES = "gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm"
+NS_PER_INSTRUCTION = 1  # -icount shift=0
+LOG_NAME = "qemu_stderr.txt"
+_ICOUNT_LINE = re.compile(r"drsn-qemu: calls=(\d+) ticks=(\d+) min=(\d+) max=(\d+) ns_per_tick=(\d+)")
+
+
+def missing_tools() -> list[str]:
+    return [tool for tool in TOOLS if shutil.which(tool) is None]
+
+
+def require_tools() -> None:
+    missing = missing_tools()
+    if missing:
+        raise DrsnError(f"the qemu runner needs {', '.join(missing)} (apt-get install {PACKAGES})")
+
+
+def build_image(fw_dir: Path, out: Path) -> Path:
+    """``make -f qemu.mk`` in ``fw_dir`` with objects and ``app.elf`` under ``out``."""
+    require_tools()
+    fw_dir, out = Path(fw_dir).resolve(), Path(out).resolve()
+    missing = [name for name in SUPPORT_FILES if not (fw_dir / name).is_file()]
+    if missing:
+        raise DrsnError(f"{fw_dir} lacks the QEMU support files ({', '.join(missing)}); export it again")
+    done = subprocess.run(["make", "--no-print-directory", "-C", str(fw_dir), "-f", "qemu.mk", f"OUT={out}"],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        errors = [line for line in (done.stderr or done.stdout).splitlines() if "error" in line.lower()]
+        raise DrsnError(f"Cortex-M4 build failed: {(errors or done.stderr.splitlines() or ['make failed'])[0]}")
+    return out / "app.elf"
+
+
+def image_size(elf: Path) -> dict[str, int]:
+    """Sections of the image (``arm-none-eabi-size``): flash = text + data, static RAM = data + bss."""
+    done = subprocess.run(["arm-none-eabi-size", "-B", str(elf)], capture_output=True, text=True, check=True)
+    text, data, bss = (int(v) for v in done.stdout.splitlines()[1].split()[:3])
+    return {"text": text, "data": data, "bss": bss, "flash_bytes": text + data, "static_ram_bytes": data + bss}
+
+
+def parse_icount(log: str) -> dict | None:
+    """The ``drsn-qemu:`` line -> calls and instructions per inference (mean, min, max); None if absent."""
+    found = _ICOUNT_LINE.search(log)
+    if found is None:
+        return None
+    calls, ticks, low, high, ns_per_tick = (int(v) for v in found.groups())
+    per_tick = ns_per_tick // NS_PER_INSTRUCTION
+    return {"calls": calls, "instructions_per_inference": ticks * per_tick / calls if calls else None,
+            "instructions_min": low * per_tick, "instructions_max": high * per_tick,
+            "resolution_instructions": per_tick}
+
+
+def _build(fw_dir: Path, workdir: Path) -> list[str]:
+    elf = build_image(fw_dir, workdir / "qemu")
+    return ["bash", str(Path(fw_dir).resolve() / "run_qemu.sh"), "--log", str(workdir / LOG_NAME), str(elf)]
+
+
+def _report(fw_dir: Path, workdir: Path) -> dict:
+    """Instruction counts of the last run and the image's flash/RAM, for ``drsn-edge run``."""
+    log = workdir / LOG_NAME
+    counts = parse_icount(log.read_text()) if log.is_file() else None
+    return {**(counts or {}), **image_size(workdir / "qemu" / "app.elf")}
+
+
+register(Runner("qemu", "Cortex-M4F (QEMU mps2-an386, bare metal, -icount instruction counts)", _build, _report))
