@@ -36,11 +36,12 @@ def c_double(v: float) -> str:
     return text if any(c in text for c in ".e") else text + ".0"
 
 
-def c_array(name: str, const: Const) -> str:
+def c_array(name: str, const: Const, label: str) -> str:
     fmt = c_double if const.ctype == "double" else str
     items = [fmt(v) for v in const.values]
     lines = [", ".join(items[i:i + 16]) for i in range(0, len(items), 16)]
-    return f"static const {const.ctype} {name}[{len(items)}] = {{\n    " + ",\n    ".join(lines) + "\n};"
+    return (f"/* {label} */\nstatic const {const.ctype} {name}[{len(items)}] = {{\n    " + ",\n    ".join(lines)
+            + "\n};")
 
 
 class Emitter:
@@ -52,9 +53,9 @@ class Emitter:
         self.structs: list[str] = []
         self.tensor_arrays: dict[int, str] = {}
 
-    def array(self, const: Const) -> str:
+    def array(self, const: Const, label: str) -> str:
         name = f"drsn_c{len(self.arrays)}"
-        self.arrays.append(c_array(name, const))
+        self.arrays.append(c_array(name, const, label))
         return name
 
     def tensor(self, index: int) -> str:
@@ -63,14 +64,15 @@ class Emitter:
         if not t.is_const:
             return f"a + {self.arena.offsets[index]}"
         if index not in self.tensor_arrays:
-            self.tensor_arrays[index] = self.array(Const("int8_t", t.data.ravel().tolist()))
+            label = f"tensor {t.name}".replace("*/", "* /")
+            self.tensor_arrays[index] = self.array(Const("int8_t", t.data.ravel().tolist()), label)
         return self.tensor_arrays[index]
 
-    def value(self, v: object) -> str:
+    def value(self, v: object, label: str) -> str:
         if v is None:
             return "NULL"
         if isinstance(v, Const):
-            return self.array(v)
+            return self.array(v, label)
         if isinstance(v, list):
             return "{" + ", ".join(str(int(x)) for x in v) + "}"
         return str(int(v))
@@ -79,7 +81,7 @@ class Emitter:
         if s.kernel is None:
             return f"    /* {i}: {s.op} (aliases its input) */"
         name = f"drsn_p{i}"
-        fields = ", ".join(f".{k} = {self.value(v)}" for k, v in s.params.items())
+        fields = ", ".join(f".{k} = {self.value(v, f'op {i} {s.op}: {k}')}" for k, v in s.params.items())
         self.structs.append(f"static const {s.ptype} {name} = {{{fields}}};")
         args = ", ".join(self.tensor(t) for t in s.inputs)
         return f"    {s.kernel}(&{name}, {args}, a + {self.arena.offsets[s.output]}); /* {i}: {s.op} */"

@@ -1,4 +1,4 @@
-"""Build and run an exported C engine, and compare it with LiteRT's reference kernels.
+"""Build and run an exported C engine: the runner registry (host, and others by name) and its predictor.
 
 Runners are registered by name: ``build(fw_dir, workdir)`` compiles the
 engine and returns the command that runs the harness (the input and output

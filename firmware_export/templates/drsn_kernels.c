@@ -193,7 +193,8 @@ static void broadcast(const drsn_binary_params *p, const int8_t *a, const int8_t
                 /* one inner loop per kind: the innermost axis carries almost all the work */
                 if (kind == DRSN_MUL) {
                     for (i3 = 0; i3 < n3; ++i3) {
-                        const int32_t prod = ((int32_t)ra[i3 * sa] + p->in1_offset) * ((int32_t)rb[i3 * sb] + p->in2_offset);
+                        const int32_t prod =
+                            ((int32_t)ra[i3 * sa] + p->in1_offset) * ((int32_t)rb[i3 * sb] + p->in2_offset);
                         out[i3] = (int8_t)clamp32(mbqm(prod, p->out_multiplier, p->out_shift) + p->out_offset,
                                                   p->act_min, p->act_max);
                     }
@@ -213,9 +214,20 @@ static void broadcast(const drsn_binary_params *p, const int8_t *a, const int8_t
             }
 }
 
-void drsn_add(const drsn_binary_params *p, const int8_t *a, const int8_t *b, int8_t *out) { broadcast(p, a, b, out, DRSN_ADD); }
-void drsn_sub(const drsn_binary_params *p, const int8_t *a, const int8_t *b, int8_t *out) { broadcast(p, a, b, out, DRSN_SUB); }
-void drsn_mul(const drsn_binary_params *p, const int8_t *a, const int8_t *b, int8_t *out) { broadcast(p, a, b, out, DRSN_MUL); }
+void drsn_add(const drsn_binary_params *p, const int8_t *a, const int8_t *b, int8_t *out)
+{
+    broadcast(p, a, b, out, DRSN_ADD);
+}
+
+void drsn_sub(const drsn_binary_params *p, const int8_t *a, const int8_t *b, int8_t *out)
+{
+    broadcast(p, a, b, out, DRSN_SUB);
+}
+
+void drsn_mul(const drsn_binary_params *p, const int8_t *a, const int8_t *b, int8_t *out)
+{
+    broadcast(p, a, b, out, DRSN_MUL);
+}
 
 void drsn_abs(const drsn_abs_params *p, const int8_t *in, int8_t *out)
 {
@@ -263,7 +275,8 @@ void drsn_fully_connected(const drsn_fc_params *p, const int8_t *in, int8_t *out
             const int8_t *w = p->weights + (size_t)u * p->depth;
             const double scale = p->scales[p->per_channel ? u : 0];
             int32_t acc = 0, value;
-            for (d = 0; d < p->depth; ++d) acc += ((int32_t)w[d] + p->weights_offset) * ((int32_t)x[d] + p->input_offset);
+            for (d = 0; d < p->depth; ++d)
+                acc += ((int32_t)w[d] + p->weights_offset) * ((int32_t)x[d] + p->input_offset);
             if (p->bias != NULL) acc += p->bias[u];
             value = (int32_t)round((double)acc * scale) + p->output_offset;
             out[(size_t)b * p->units + u] = (int8_t)clamp32(value, p->act_min, p->act_max);
