@@ -2,7 +2,9 @@
 
 Each target lives in its own module and provides ``write(build_dir, into, info) -> dict``:
 it fills the (temporary) directory ``into`` and returns a short summary for the
-command line. Loading the build and writing atomically happen here, once.
+command line. A target may also define ``after_write(out) -> dict``, called once
+the directory is in place (e.g. to archive it beside). Loading the build and
+writing atomically happen here, once.
 """
 from __future__ import annotations
 
@@ -14,7 +16,9 @@ from drsn_edge.outdir import atomic_output_dir, check_writable
 from quantize.sidecar import load_build_info
 
 # target name -> (module, what it produces); modules are imported only when used
-TARGETS: dict[str, tuple[str, str]] = {}
+TARGETS: dict[str, tuple[str, str]] = {
+    "pi": ("firmware_export.pi.bundle", "Raspberry Pi bundle: int8 model, streaming runner, systemd unit"),
+}
 
 
 def export(build_dir: str | Path, target: str, out: str | Path, force: bool = False) -> tuple[Path, dict]:
@@ -27,4 +31,7 @@ def export(build_dir: str | Path, target: str, out: str | Path, force: bool = Fa
     module = importlib.import_module(TARGETS[target][0])
     with atomic_output_dir(out, force) as tmp:
         summary = module.write(build_dir, tmp, info)
+    after_write = getattr(module, "after_write", None)
+    if after_write is not None:
+        summary.update(after_write(out))
     return out, summary
