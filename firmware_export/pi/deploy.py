@@ -80,7 +80,10 @@ def unit_commands(dest: str, sudo: str) -> list[str]:
     q = shlex.quote
     return [f"{sudo}install -m 644 {q(dest + '/' + UNIT_NAME)} /etc/systemd/system/{UNIT_NAME}",
             f"{sudo}systemctl daemon-reload", f"{sudo}systemctl enable --quiet {SERVICE}",
-            f"{sudo}systemctl restart {SERVICE}", f"systemctl is-active {SERVICE}"]
+            f"{sudo}systemctl restart {SERVICE}",
+            # a runner that fails at start shows its last journal lines as the error
+            f"sleep 2 && {{ systemctl is-active {SERVICE} || {{ {sudo}journalctl -u {SERVICE} -n 5 --no-pager -o cat >&2; "
+            "exit 1; }; }"]
 
 
 def runner_command(dest: str, *args: str) -> str:

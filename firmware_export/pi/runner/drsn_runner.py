@@ -527,6 +527,9 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         sys.stderr.write(f"{PROG}: error: input failed: {exc.strerror or exc}\n")
         return 2
+    except RuntimeError as exc:  # the interpreter refused to run the model
+        sys.stderr.write(f"{PROG}: error: inference failed: {str(exc).splitlines()[0] if str(exc) else exc}\n")
+        return 2
     problems = warn.summary()
     sys.stderr.write(f"{PROG}: end of stream after {n} window(s)" + (f"; {problems}" if problems else "") + "\n")
     return 0
