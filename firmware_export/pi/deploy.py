@@ -25,6 +25,7 @@ from drsn_edge.errors import DrsnError
 from firmware_export.pi.bundle import CONFIG_NAME, RUNNER, UNIT_NAME, render_unit
 
 SERVICE = UNIT_NAME.removesuffix(".service")
+MIN_PYTHON = (3, 9)
 INSTALL_TIMEOUT_S = 1800.0  # pip on a Pi may build or download for a long while
 
 
@@ -181,6 +182,9 @@ def deploy(bundle: str | Path, opts: DeployOptions, say: Callable[[str], None] =
     remote = Remote(opts)
     facts = probe(remote, opts)
     dest = facts["dest"]
+    if tuple(int(v) for v in facts["python"].split(".")) < MIN_PYTHON:
+        raise DrsnError(f"{opts.python} on {opts.host} is Python {facts['python']}; the runner needs "
+                        f"{'.'.join(map(str, MIN_PYTHON))} or newer (choose another with --python)")
     say(f"device: {opts.host}, Python {facts['python']}, destination {dest}")
 
     python = f"{dest}/venv/bin/python"

@@ -31,7 +31,11 @@ from collections import Counter, deque
 from fractions import Fraction
 from typing import BinaryIO, Iterator, TextIO
 
-import numpy as np
+try:
+    import numpy as np
+except ImportError:  # the device's venv is incomplete: say so instead of a traceback
+    sys.stderr.write("drsn-runner: error: numpy is not installed (pip install -r requirements.txt)\n")
+    sys.exit(2)
 
 PROG = "drsn-runner"
 FORMATS = ("text", "csv", "int16", "float32", "wav")
@@ -486,7 +490,7 @@ def run(args: argparse.Namespace, out: TextIO, warn: Warnings) -> int:
             k, confidence, raw = model.classify(window)
             latency = (time.perf_counter() - began) * 1000
             record = {"time": round((start + model.window_length) / model.sample_rate, 6), "window": n,
-                      "class": model.classes[k], "confidence": round(confidence, 4), "latency_ms": round(latency, 3)}
+                      "class": model.classes[k], "confidence": round(confidence, 4), "latency_ms": round(latency, 3), "wall": round(time.time(), 3)}
             if args.smooth > 1 or args.alert_after:
                 smoothed, alert, onset = decider.update(k)
                 record["smoothed"] = model.classes[smoothed]
