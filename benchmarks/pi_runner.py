@@ -62,20 +62,39 @@ def write_stream(path: Path, samples: np.ndarray, fmt: str) -> None:
         path.write_text("\n".join(f"{v:.6g}" for v in samples) + "\n")
 
 
+def high_water_kb(pid: int) -> int:
+    """The runner's peak RSS so far (VmHWM), 0 before it has replaced the forked benchmark image.
+
+    Not ``wait4``'s ru_maxrss: that also counts the parent's pages at fork time,
+    and this parent holds the data set.
+    """
+    try:
+        if b"drsn_runner.py" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+            return 0
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:  # it has just ended
+        pass
+    return 0
+
+
 def run(bundle: Path, stream: Path, fmt: str, options: list[str], threads: int) -> dict:
     """One runner process on ``stream``: wall time, peak RSS (wait4) and the JSON lines."""
-    out = stream.with_suffix(".out")
+    out, err = stream.with_suffix(".out"), stream.with_suffix(".err")
     began = time.perf_counter()
-    with open(out, "w") as sink:
+    peak_kb = 0
+    with open(out, "w") as sink, open(err, "w") as errors:
         proc = subprocess.Popen([sys.executable, str(bundle / "drsn_runner.py"), "--input", str(stream),
-                                 "--format", fmt, "--threads", str(threads), *options],
-                                stdout=sink, stderr=subprocess.PIPE)
-        _, status, usage = os.wait4(proc.pid, 0)
+                                 "--format", fmt, "--threads", str(threads), *options], stdout=sink, stderr=errors)
+        while proc.poll() is None:
+            peak_kb = max(peak_kb, high_water_kb(proc.pid))
+            time.sleep(0.02)
     wall = time.perf_counter() - began
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"runner failed: {proc.stderr.read().decode()}")
+    if proc.returncode != 0:
+        raise SystemExit(f"runner failed: {err.read_text()}")
     records = [json.loads(line) for line in out.read_text().splitlines()]
-    return {"wall_s": wall, "peak_rss_mb": usage.ru_maxrss / 1024, "windows": len(records),
+    return {"wall_s": wall, "peak_rss_mb": peak_kb / 1024, "windows": len(records), "records": records,
             "latency_ms_median": float(np.median([r["latency_ms"] for r in records])) if records else None}
 
 
@@ -95,7 +114,7 @@ def main() -> None:
     stream = np.tile(test.x.reshape(-1), 1 + (args.windows * length) // test.x.size)
     folder.mkdir(parents=True, exist_ok=True)
 
-    rows = []
+    rows, classes = [], {}
     for label, fmt, hop_fraction, options in SETTINGS:
         hop = int(length * hop_fraction)
         in_rate = float(options[options.index("--rate") + 1]) if "--rate" in options else rate
@@ -108,16 +127,21 @@ def main() -> None:
             path = folder / f"stream_{fmt}_{n}.{'txt' if fmt == 'text' else 'raw'}"
             write_stream(path, source, fmt)
             runs[n] = run(bundle, path, fmt, options + ["--hop", str(hop)], args.threads)
-            path.unlink()
-            path.with_suffix(".out").unlink()
+            for leftover in (path, path.with_suffix(".out"), path.with_suffix(".err")):
+                leftover.unlink()
         long, short = runs[args.windows], runs[1]
+        classes[label] = [r["class"] for r in long.pop("records")]
+        short.pop("records")
         steady = (long["windows"] - short["windows"]) / (long["wall_s"] - short["wall_s"])
         rows.append({"setting": label, "hop": hop, "windows": long["windows"], "windows_per_s": steady,
                      "realtime_factor": steady * hop / rate, "startup_s": short["wall_s"],
                      "latency_ms_median": long["latency_ms_median"], "peak_rss_mb": long["peak_rss_mb"]})
         print(f"{label}: {steady:.1f} windows/s, peak RSS {long['peak_rss_mb']:.0f} MB", flush=True)
 
-    result = {"bundle": str(bundle), "model": config["name"], "window_length": length, "sample_rate": rate,
+    reference, optimized = classes[SETTINGS[0][0]], classes[SETTINGS[1][0]]
+    agreement = float(np.mean([a == b for a, b in zip(reference, optimized)]))
+    print(f"optimized vs reference kernels: same class on {agreement:.4f} of {len(reference)} windows")
+    result = {"optimized_vs_reference_top1_agreement": agreement, "bundle": str(bundle), "model": config["name"], "window_length": length, "sample_rate": rate,
               "threads": args.threads, "cpu": os.cpu_count(), "rows": rows}
     (folder / "results.json").write_text(json.dumps(result, indent=2) + "\n")
     print("\n| setting | windows/s | x real time | start-up s | median latency ms | peak RSS MB |")
