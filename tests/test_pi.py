@@ -201,6 +201,16 @@ def test_runner_hop_smoothing_and_alert(work: dict[str, Path]) -> None:
     assert [s[2] for s in steps].count(True) == 1
 
 
+def test_runner_resamples_a_stream_at_another_rate(work: dict[str, Path]) -> None:
+    """Four windows' worth of signal sent at 48 kHz come out as (all but the filter's tail of) four windows."""
+    x = read_npz(work["held"]).x[:4].reshape(-1).astype(np.float64)
+    fast = runner.Resampler(RATE, 48000.0).process(np.concatenate([x, np.zeros(200)]))
+    lines = records(run_runner(work["bundle"], fast.astype("<f4").tobytes(), "--format", "float32",
+                               "--rate", "48000"))
+    assert len(lines) == 4
+    np.testing.assert_allclose([r["time"] for r in lines], np.arange(1, 5) * L / RATE, atol=1e-6)
+
+
 def test_runner_survives_bad_input(work: dict[str, Path]) -> None:
     x = read_npz(work["held"]).x[:2].reshape(-1)
     lines = [repr(float(v)) for v in x]
