@@ -295,6 +295,36 @@ def test_deploy_commands_default_install_and_fast_path() -> None:
     assert pi_deploy.remote_path("~/a b") == "\"$HOME\"/'a b'"
 
 
+def test_deploy_installs_and_starts_the_service_where_systemd_runs(work: dict[str, Path],
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default path on a device with systemd and password-less sudo, with ssh replaced by a recorder."""
+    scripts: list[str] = []
+
+    def fake_run(self, what: str, commands, stdin: bytes | None = None, timeout: float | None = None) -> str:
+        script = commands if isinstance(commands, str) else " && ".join(commands)
+        scripts.append(script)
+        if what == "looking at the device":
+            return "dest=/home/pi/drsn-edge\nuser=pi\npython=3.11\nsystemd=yes\nroot=sudo\n"
+        if what == "installing the systemd unit":
+            return "active\n"
+        if what.startswith("copying"):
+            with tarfile.open(fileobj=io.BytesIO(stdin)) as tar:
+                unit = tar.extractfile("drsn-runner.service").read().decode()
+            assert "User=pi" in unit and 'ExecStart="/home/pi/drsn-edge/venv/bin/python"' in unit
+        if what.startswith("running the runner"):
+            return json.dumps({"class": "normal", "latency_ms": 5.0}) + "\n"
+        return ""
+
+    monkeypatch.setattr(pi_deploy.Remote, "run", fake_run)
+    said: list[str] = []
+    summary = pi_deploy.deploy(work["bundle"], pi_deploy.DeployOptions(host="pi@raspberrypi"), say=said.append)
+    assert summary["service"] == "drsn-runner active"
+    assert any("pip install" in s and "/home/pi/drsn-edge/requirements.txt" in s for s in scripts)
+    assert any(s.startswith("sudo -n install -m 644 /home/pi/drsn-edge/drsn-runner.service") for s in scripts)
+    assert "systemctl enable --quiet drsn-runner" in " ".join(scripts)
+    assert said[-1].startswith("runner answered: 1 window(s), class normal")
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
