@@ -352,20 +352,22 @@ def sshd(tmp_path_factory: pytest.TempPathFactory):
         "PidFile none", f"SetEnv PYTHONPATH={site}", ""]))
     if os.geteuid() == 0:
         os.makedirs("/run/sshd", exist_ok=True)  # privilege separation directory
-    proc = subprocess.Popen([binary, "-D", "-e", "-f", str(d / "sshd_config")], stderr=subprocess.PIPE)
+    log = open(d / "sshd.log", "wb")  # a file, not a pipe nobody reads: sshd must never block on its log
+    proc = subprocess.Popen([binary, "-D", "-e", "-f", str(d / "sshd_config")], stderr=log)
     try:
         for _ in range(100):
             with socket.socket() as s:
                 if s.connect_ex(("127.0.0.1", port)) == 0:
                     break
             if proc.poll() is not None:
-                pytest.fail(f"sshd did not start: {proc.stderr.read().decode()}")
+                pytest.fail(f"sshd did not start: {(d / 'sshd.log').read_text()}")
             time.sleep(0.1)
         yield {"port": port, "key": d / "client_key", "host": f"{getpass.getuser()}@127.0.0.1",
                "known_hosts": d / "known_hosts", "dir": d}
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+        log.close()
 
 
 def test_deploy_end_to_end_over_ssh(work: dict[str, Path], sshd: dict, capsys: pytest.CaptureFixture) -> None:
