@@ -177,6 +177,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_deploy(args: argparse.Namespace) -> int:
+    from firmware_export.pi.deploy import DeployOptions, deploy
+
+    opts = DeployOptions(host=args.host, port=args.port, identity=args.identity, dest=args.dest, python=args.python,
+                         install=not args.no_install, system_site_packages=args.system_site_packages,
+                         known_hosts=args.known_hosts)
+    summary = deploy(args.bundle, opts)
+    print(f"deployed to {args.host}:{summary['dest']} ({summary['service']})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from drsn_edge import __version__
     from drsn_edge.models import ARCHS
@@ -279,6 +290,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", default=None, help="write the full result here")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("deploy", help="copy a Pi bundle over SSH, set it up, start it and check it answers")
+    p.add_argument("bundle", help="a directory written by `drsn-edge export BUILD --target pi`")
+    p.add_argument("--host", required=True, help="USER@HOST")
+    p.add_argument("--port", type=int, default=None)
+    p.add_argument("--identity", default=None, help="SSH private key")
+    p.add_argument("--dest", default="drsn-edge", help="directory on the device (relative to its home)")
+    p.add_argument("--python", default="python3", help="the device's Python that makes the venv")
+    p.add_argument("--no-install", action="store_true", help="make the venv without pip installing the requirements")
+    p.add_argument("--system-site-packages", action="store_true",
+                   help="let the venv see the device's system packages (e.g. python3-numpy)")
+    p.add_argument("--known-hosts", default=None, help="known_hosts file (default: ssh's own)")
+    p.set_defaults(func=cmd_deploy)
     return parser
 
 

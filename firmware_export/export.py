@@ -2,7 +2,9 @@
 
 Each target lives in its own module and provides ``write(build_dir, into, info) -> dict``:
 it fills the (temporary) directory ``into`` and returns a short summary for the
-command line. Loading the build and writing atomically happen here, once.
+command line. A target may also define ``after_write(out) -> dict``, called once
+the directory is in place (e.g. to archive it beside). Loading the build and
+writing atomically happen here, once.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from quantize.sidecar import load_build_info
 TARGETS: dict[str, tuple[str, str]] = {
     "c": ("firmware_export.c_engine.target", "dependency-free int8 C engine"),
     "tflm": ("firmware_export.tflm_export", "C arrays and inference source for TensorFlow Lite Micro"),
+    "pi": ("firmware_export.pi.bundle", "Raspberry Pi bundle: int8 model, streaming runner, systemd unit"),
 }
 
 
@@ -30,4 +33,7 @@ def export(build_dir: str | Path, target: str, out: str | Path, force: bool = Fa
     module = importlib.import_module(TARGETS[target][0])
     with atomic_output_dir(out, force) as tmp:
         summary = module.write(build_dir, tmp, info)
+    after_write = getattr(module, "after_write", None)
+    if after_write is not None:
+        summary.update(after_write(out))
     return out, summary

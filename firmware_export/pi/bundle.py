@@ -1,0 +1,96 @@
+"""``drsn-edge export BUILD --target pi``: the directory a Raspberry Pi needs, and a tarball of it.
+
+The runner (``runner/drsn_runner.py``) is copied as it is; the systemd unit,
+its settings and the README come from ``templates/`` with ``@KEY@``
+placeholders. Everything the runner must know about the model goes into
+``config.json``, so the bundle works without the build directory.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tarfile
+from pathlib import Path
+
+from drsn_edge.errors import DrsnError
+from quantize.sidecar import BuildInfo
+
+HERE = Path(__file__).resolve().parent
+RUNNER = HERE / "runner" / "drsn_runner.py"
+REQUIREMENTS = HERE / "runner" / "requirements.txt"
+TEMPLATES = HERE / "templates"
+CONFIG_NAME = "config.json"
+UNIT_NAME = "drsn-runner.service"
+DEFAULT_DEST = "/opt/drsn-edge"
+PLACEHOLDER = re.compile(r"@[A-Z_]+@")
+
+
+def render_template(name: str, values: dict[str, object]) -> str:
+    """``templates/NAME`` with every ``@KEY@`` replaced; a placeholder left over is a bug in the caller."""
+    text = (TEMPLATES / name).read_text()
+    for key, value in values.items():
+        text = text.replace(f"@{key}@", str(value))
+    left = PLACEHOLDER.findall(text)
+    if left:
+        raise AssertionError(f"{name}: no value for {', '.join(sorted(set(left)))}")
+    return text
+
+
+def render_unit(dest: str, python: str, user: str, name: str) -> str:
+    """The systemd unit for a bundle installed at ``dest`` and run by ``python`` as ``user``."""
+    return render_template(f"{UNIT_NAME}.in", {"DEST": dest, "PYTHON": python, "USER": user, "NAME": name})
+
+
+def runner_config(info: BuildInfo, model_file: str) -> dict:
+    """``config.json``: classes, preprocessing and the model file, nothing the runner does not read."""
+    return {
+        "format": "drsn-edge-pi", "name": info.name, "classes": info.classes, "model": model_file,
+        "window_length": info.preprocessing.window_length, "sample_rate": info.preprocessing.sample_rate,
+        "preprocessing": info.preprocessing.to_dict(),
+        "normal_class": "normal" if "normal" in info.classes else None,
+        "quantization": info.quantization.get(model_file, {}),
+    }
+
+
+def write(build_dir: Path, into: Path, info: BuildInfo) -> dict:
+    """Fill ``into`` with the bundle; returns the summary ``drsn-edge export`` prints."""
+    model_file = info.files.get("int8", "model_int8.tflite")
+    model = Path(build_dir) / model_file
+    if not model.is_file():
+        raise DrsnError(f"{build_dir} has no int8 model ({model_file}); run `drsn-edge convert` again")
+    shutil.copyfile(model, into / model_file)
+    (into / CONFIG_NAME).write_text(json.dumps(runner_config(info, model_file), indent=2) + "\n")
+    shutil.copyfile(RUNNER, into / RUNNER.name)
+    os.chmod(into / RUNNER.name, 0o755)
+    shutil.copyfile(REQUIREMENTS, into / REQUIREMENTS.name)
+    pre = info.preprocessing
+    (into / UNIT_NAME).write_text(render_unit(DEFAULT_DEST, f"{DEFAULT_DEST}/venv/bin/python", "root", info.name))
+    (into / "drsn-runner.env").write_text(render_template(
+        "drsn-runner.env.in", {"RATE": f"{pre.sample_rate:g}", "HOP": pre.window_length // 2}))
+    (into / "README.md").write_text(render_template("README.md.in", {
+        "NAME": info.name, "PARAMETERS": info.extra.get("parameters", "?"), "CLASSES": ", ".join(info.classes),
+        "WINDOW": pre.window_length, "RATE": f"{pre.sample_rate:g}", "DEST": DEFAULT_DEST}))
+    return {"model": f"{model_file} ({model.stat().st_size} bytes)", "runner": RUNNER.name,
+            "classes": len(info.classes), "window": f"{pre.window_length} samples at {pre.sample_rate:g} Hz"}
+
+
+def _normalised(member: tarfile.TarInfo) -> tarfile.TarInfo:
+    member.uid = member.gid = 0
+    member.uname = member.gname = ""
+    return member
+
+
+def after_write(out: Path) -> dict:
+    """``OUT.tar.gz`` beside the finished bundle directory, written under a temporary name and renamed."""
+    archive = out.with_name(out.name + ".tar.gz")
+    tmp = out.with_name(f".{archive.name}.tmp-{os.getpid()}")
+    try:
+        with tarfile.open(tmp, "w:gz") as tar:
+            tar.add(out, arcname=out.name, filter=_normalised)
+        os.replace(tmp, archive)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return {"archive": f"{archive} ({archive.stat().st_size} bytes)"}
