@@ -85,6 +85,8 @@ def main() -> None:
             result = compare([TorchPredictor(ckpt), LiteRTPredictor(path, build)], test, seed=1234, progress=False)
             results[key] = {**summarise(result), "quantise_seconds": round(seconds, 1), "bytes": path.stat().st_size,
                             "sweep": result}
+            on_disk = json.loads(results_path.read_text()) if results_path.exists() else {}
+            results = {**on_disk, **results}  # another run may have added rows meanwhile
             results_path.write_text(json.dumps(results, indent=1))
             s = results[key]
             print(f"{key:<28} clean {s['clean_loss']:+.2f}  mean {s['mean_loss']:+.2f}  worst {s['worst_loss']:+.2f} "
