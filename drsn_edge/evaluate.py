@@ -120,11 +120,13 @@ def compare(
     snrs_db: tuple[float, ...] = SWEEP_SNRS_DB,
     seed: int = 0,
     progress: bool = True,
+    confusion: bool = False,
 ) -> dict:
     """Several runtimes on identical windows: accuracy per cell for each, top-1 agreement with the first.
 
     The first predictor is the reference (normally the float model); every
     cell's noisy windows are made once and handed to all predictors.
+    ``confusion`` adds each predictor's confusion matrix to every cell (for reports).
     """
     names = [p.name for p in predictors]
     if len(set(names)) != len(names):
@@ -142,6 +144,8 @@ def compare(
             "accuracy": {n: float(np.mean(preds[n] == y)) for n in names},
             "agreement": {n: float(np.mean(preds[n] == ref)) for n in names[1:]},
         })
+        if confusion:
+            rows[-1]["confusion"] = {n: score(y, preds[n], predictors[0].classes)["confusion"] for n in names}
     noisy = rows[1:]
     return {
         "models": names, "reference": names[0], "clean": rows[0], "cells": noisy,
