@@ -151,7 +151,8 @@ def run_report(build_dirs: list[str], out: str | Path, data: str, args: argparse
 
     noise = () if args.report_noise.strip().lower() == "none" else tuple(parse_noise_types(args.report_noise))
     opts = ReportOptions(data=data, split=args.split, noise_types=noise, snrs_db=_snr_list(args.report_snr),
-                         limit=args.limit, seed=args.noise_seed, channel=args.channel, progress=not args.quiet)
+                         limit=args.limit, seed=args.noise_seed, channel=args.channel, workers=args.workers,
+                         progress=not args.quiet)
     out, report = make_report(build_dirs, out, opts, force=args.force)
     print(report["verdict"])
     print(f"report: {Path(out) / 'report.html'}")
@@ -169,6 +170,8 @@ def _add_report_options(p: argparse.ArgumentParser, prefix: str = "") -> None:
     p.add_argument(f"--{prefix}seed" if prefix else "--seed", dest="noise_seed", type=int, default=0,
                    help="noise seed (as evaluate --seed)")
     p.add_argument(f"--{prefix}channel", dest="channel", default="DE")
+    p.add_argument(f"--{prefix}workers", dest="workers", type=int, default=min(2, os.cpu_count() or 1),
+                   help="processes for the sweep (default: up to 2)")
 
 
 def cmd_report(args: argparse.Namespace) -> int:

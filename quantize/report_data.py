@@ -4,7 +4,8 @@ The build directory is the source of truth: ``model.json`` gives the files and
 model facts, ``validation.json`` the per-unit statistics and the checkpoint
 path, ``probes.npz`` the sampled float vs int8 thresholds. Accuracy comes from
 one :func:`drsn_edge.evaluate.compare` over all runtimes on identical noisy
-windows, so the plots, tables and verdict all read the same numbers.
+windows (split over processes by ``report_sweep``), so the plots, tables and
+verdict all read the same numbers.
 """
 from __future__ import annotations
 
@@ -21,8 +22,9 @@ from drsn_edge.data.dataset import Windows
 from drsn_edge.data.noise import NOISE_TYPES
 from drsn_edge.data.spec import describe, load_windows
 from drsn_edge.errors import DrsnError
-from drsn_edge.evaluate import SWEEP_SNRS_DB, compare
+from drsn_edge.evaluate import SWEEP_SNRS_DB
 from drsn_edge.predictor import Predictor, TorchPredictor
+from quantize.report_sweep import sweep_build
 from quantize.runtimes import LiteRTPredictor, OnnxPredictor
 from quantize.sidecar import BuildInfo, load_build_info
 
@@ -44,10 +46,13 @@ class ReportOptions:
     seed: int = 0  # noise seed, as `drsn-edge evaluate --seed`
     channel: str = "DE"
     latency_windows: int = 32
+    workers: int = 1  # processes for the sweep (see report_sweep)
     progress: bool = True
     _windows: dict = field(default_factory=dict, repr=False)  # window length -> Windows, shared by builds
 
     def __post_init__(self) -> None:
+        if self.workers < 1:
+            raise DrsnError("--workers must be at least 1")
         if self.limit is not None and self.limit < 1:
             raise DrsnError("--limit must be positive")
         if self.noise_types and not self.snrs_db:
@@ -213,7 +218,7 @@ def collect_model(build_dir: str | Path, opts: ReportOptions) -> dict:
     windows = evaluation_windows(opts, info)
     timing = windows.x[:max(1, min(opts.latency_windows, len(windows)))]
     predictors, notes = build_predictors(build_dir, timing[:4])
-    sweep = compare(predictors, windows, opts.noise_types, opts.snrs_db, opts.seed, opts.progress, confusion=True)
+    sweep = sweep_build(build_dir, predictors, windows, opts)
     loss = quantisation_loss(sweep, predictors[0].name, INT8_NAME)
     return {
         "name": info.name, "build_dir": str(build_dir.resolve()), "classes": list(info.classes),
@@ -234,8 +239,8 @@ def overall_verdict(models: list[dict]) -> str:
         return m["sweep"]["noisy_mean"].get(m["int8"], m["sweep"]["clean"]["accuracy"][m["int8"]])
 
     best = max(models, key=noisy_int8)
-    losses = [m["quantisation_loss"]["mean_noisy_points"] or m["quantisation_loss"]["clean"]["loss_points"]
-              for m in models]
+    losses = [m["quantisation_loss"]["clean"]["loss_points"] if m["quantisation_loss"]["mean_noisy_points"] is None
+              else m["quantisation_loss"]["mean_noisy_points"] for m in models]
     return (f"After int8 quantisation {best['name']} is the most accurate under noise "
             f"({100 * noisy_int8(best):.2f} % on average); int8 costs {min(losses):.2f} to {max(losses):.2f} points "
             f"on average across the {len(models)} models.")
