@@ -20,8 +20,8 @@ echo "== 2/4 evaluate on the synthetic test split, clean and across -5 ... 5 dB"
 echo "== 3/4 convert to ONNX and TFLite (float32, full int8) and validate the quantised shrinkage"
 "$DRSN" convert "$OUT/model.pt" --out "$OUT/build" --force
 
-echo "== 4/4 report: every runtime (PyTorch, ONNX Runtime, LiteRT float/int8, TFLite Micro), clean and under noise"
-"$DRSN" report "$OUT/build" --data synthetic --out "$OUT/report" --force
+echo "== 4/4 report: every runtime (PyTorch, ONNX Runtime, LiteRT, TFLite Micro) on 300 test windows, clean and under noise"
+"$DRSN" report "$OUT/build" --data synthetic --limit 300 --out "$OUT/report" --force
 
 echo
 echo "demo finished:"
