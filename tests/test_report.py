@@ -9,8 +9,6 @@ from __future__ import annotations
 import io
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -143,18 +141,14 @@ def test_several_builds_and_a_missing_checkpoint(built: dict, tmp_path: Path) ->
     assert "gone.pt" in (out / "report.html").read_text()
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "drsn_edge.cli", *args], capture_output=True, text=True, timeout=300)
-
-
-def test_bad_input_is_one_line(built: dict, tmp_path: Path) -> None:
+def test_bad_input_is_one_line(built: dict, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = str(tmp_path / "r")
     for args, needle in (((str(tmp_path), "--data", built["data"], "--out", out), "not a drsn-edge build directory"),
                          ((str(built["build"]), "--data", built["data"], "--limit", "0", "--out", out), "--limit"),
                          ((str(built["build"]), "--data", "npz:/nonexistent.npz", "--out", out), "nonexistent"),
                          ((str(built["build"]), "--data", built["data"], "--out", str(built["build"])), "exists")):
-        proc = run_cli("report", *args)
-        assert proc.returncode == 2, proc.stderr
-        lines = proc.stderr.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0], proc.stderr
+        capsys.readouterr()
+        assert main(["report", *args, "--quiet"]) == 2
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0], lines
     assert not (tmp_path / "r").exists()
