@@ -241,8 +241,10 @@ def overall_verdict(models: list[dict]) -> str:
     best = max(models, key=noisy_int8)
     losses = [m["quantisation_loss"]["clean"]["loss_points"] if m["quantisation_loss"]["mean_noisy_points"] is None
               else m["quantisation_loss"]["mean_noisy_points"] for m in models]
+    spread = f"{min(losses):.2f}" if f"{min(losses):.2f}" == f"{max(losses):.2f}" \
+        else f"{min(losses):.2f} to {max(losses):.2f}"
     return (f"After int8 quantisation {best['name']} is the most accurate under noise "
-            f"({100 * noisy_int8(best):.2f} % on average); int8 costs {min(losses):.2f} to {max(losses):.2f} points "
+            f"({100 * noisy_int8(best):.2f} % on average); int8 costs {spread} points "
             f"on average across the {len(models)} models.")
 
 
@@ -261,6 +263,7 @@ def collect(build_dirs: list[str | Path], opts: ReportOptions) -> dict:
         "format": FORMAT, "verdict": overall_verdict(models),
         "data": {"spec": opts.data, "split": opts.split, "limit": opts.limit, **describe(windows)},
         "settings": {"noise_types": list(opts.noise_types), "snrs_db": list(opts.snrs_db), "seed": opts.seed,
+                     "workers": opts.workers,
                      "latency": "host wall time per window, one window at a time (batched for PyTorch)"},
         "models": models,
     }
