@@ -149,10 +149,56 @@ def cmd_convert(args: argparse.Namespace) -> int:
     )
     out, results = convert(args.model, opts)
     print(summary_text(out, results))
+    if args.report:
+        spec = args.report_data or results["calibration"]["validation_spec"]
+        run_report([str(out)], out / "report", spec, args)
     if args.strict and not results["passed"]:
         failed = sum(not c["passed"] for c in results["checks"])
         print(f"error: --strict: {failed} validation check(s) failed (see {out / 'validation.json'})", file=sys.stderr)
         return 1
+    return 0
+
+
+def _snr_list(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise DrsnError(f"expected comma-separated SNRs in dB, got '{text}'") from None
+
+
+def run_report(build_dirs: list[str], out: str | Path, data: str, args: argparse.Namespace) -> Path:
+    """Shared by `report` and `convert --report`."""
+    from drsn_edge.data.noise import parse_noise_types
+    from quantize.report import make_report
+    from quantize.report_data import ReportOptions
+
+    noise = () if args.report_noise.strip().lower() == "none" else tuple(parse_noise_types(args.report_noise))
+    opts = ReportOptions(data=data, split=args.split, noise_types=noise, snrs_db=_snr_list(args.report_snr),
+                         limit=args.limit, seed=args.noise_seed, channel=args.channel, workers=args.workers,
+                         progress=not args.quiet)
+    out, report = make_report(build_dirs, out, opts, force=args.force)
+    print(report["verdict"])
+    print(f"report: {Path(out) / 'report.html'}")
+    return Path(out)
+
+
+def _add_report_options(p: argparse.ArgumentParser, prefix: str = "") -> None:
+    """Report settings; ``convert --report`` takes them as --report-snr etc., beside its own --seed."""
+    p.add_argument(f"--{prefix}split", dest="split", default="test", help="data split to evaluate on")
+    p.add_argument(f"--{prefix}noise", dest="report_noise", default="all", help="noise types, 'all' or 'none'")
+    p.add_argument(f"--{prefix}snr", dest="report_snr", default="-5,-4,-3,-2,-1,0,1,2,3,4,5",
+                   help="SNRs in dB, comma-separated")
+    p.add_argument(f"--{prefix}limit", dest="limit", type=int, default=None,
+                   help="evaluate on this many evenly spaced windows only")
+    p.add_argument(f"--{prefix}seed" if prefix else "--seed", dest="noise_seed", type=int, default=0,
+                   help="noise seed (as evaluate --seed)")
+    p.add_argument(f"--{prefix}channel", dest="channel", default="DE")
+    p.add_argument(f"--{prefix}workers", dest="workers", type=int, default=min(2, os.cpu_count() or 1),
+                   help="processes for the sweep (default: up to 2)")
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    run_report([args.build_dir, *(args.models or [])], args.out, args.data, args)
     return 0
 
 
@@ -265,7 +311,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true", help="exit non-zero when a validation check fails")
     p.add_argument("--force", action="store_true", help="replace an existing build directory")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--report", action="store_true", help="then write the accuracy-vs-quantisation report to OUT/report")
+    p.add_argument("--report-data", default=None, help="report data (default: the checkpoint's training data)")
+    _add_report_options(p, "report-")
     p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("report", help="accuracy vs quantisation for every runtime of a build: HTML, JSON, Markdown")
+    p.add_argument("build_dir", help="a directory written by `drsn-edge convert`")
+    p.add_argument("--data", required=True, help=data_help)
+    p.add_argument("--models", nargs="+", default=None, help="more build directories to compare")
+    p.add_argument("--out", default="report", help="output directory")
+    p.add_argument("--force", action="store_true", help="replace an existing output directory")
+    p.add_argument("--quiet", action="store_true")
+    _add_report_options(p)
+    p.set_defaults(func=cmd_report)
 
     from firmware_export.export import TARGETS
 

@@ -113,23 +113,30 @@ def confusion_table(result: dict) -> str:
     return "\n".join(lines)
 
 
-def compare(
+Cell = tuple[str | None, float | None]  # (noise type or None for clean, SNR dB)
+
+
+def sweep_cells(noise_types: tuple[str, ...], snrs_db: tuple[float, ...]) -> list[Cell]:
+    """Clean first, then every (noise type, SNR)."""
+    return [(None, None)] + [(k, s) for k in noise_types for s in snrs_db]
+
+
+def compare_cells(
     predictors: list[Predictor],
     windows: Windows,
-    noise_types: tuple[str, ...] = NOISE_TYPES,
-    snrs_db: tuple[float, ...] = SWEEP_SNRS_DB,
+    cells: list[Cell],
     seed: int = 0,
     progress: bool = True,
-) -> dict:
-    """Several runtimes on identical windows: accuracy per cell for each, top-1 agreement with the first.
+    confusion: bool = False,
+) -> list[dict]:
+    """The loop: per cell, the noisy windows are made once and handed to every predictor.
 
-    The first predictor is the reference (normally the float model); every
-    cell's noisy windows are made once and handed to all predictors.
+    Each row holds every predictor's accuracy and its top-1 agreement with the
+    first (the reference); ``confusion`` adds each predictor's confusion matrix.
     """
     names = [p.name for p in predictors]
     if len(set(names)) != len(names):
         raise DrsnError(f"predictor names must differ: {names}")
-    cells = [(None, None)] + [(k, s) for k in noise_types for s in snrs_db]
     y = labels_in_model_order(windows, predictors[0].classes)
     rows = []
     desc = "sweep " + " vs ".join(names)
@@ -142,6 +149,13 @@ def compare(
             "accuracy": {n: float(np.mean(preds[n] == y)) for n in names},
             "agreement": {n: float(np.mean(preds[n] == ref)) for n in names[1:]},
         })
+        if confusion:
+            rows[-1]["confusion"] = {n: score(y, preds[n], predictors[0].classes)["confusion"] for n in names}
+    return rows
+
+
+def summarise(names: list[str], rows: list[dict], noise_types: tuple[str, ...], snrs_db: tuple[float, ...]) -> dict:
+    """Rows of :func:`compare_cells` (clean first) -> the comparison with means over the noisy cells."""
     noisy = rows[1:]
     return {
         "models": names, "reference": names[0], "clean": rows[0], "cells": noisy,
@@ -149,3 +163,20 @@ def compare(
         "agreement_mean": {n: float(np.mean([r["agreement"][n] for r in rows])) for n in names[1:]},
         "noise_types": list(noise_types), "snrs_db": list(snrs_db),
     }
+
+
+def compare(
+    predictors: list[Predictor],
+    windows: Windows,
+    noise_types: tuple[str, ...] = NOISE_TYPES,
+    snrs_db: tuple[float, ...] = SWEEP_SNRS_DB,
+    seed: int = 0,
+    progress: bool = True,
+    confusion: bool = False,
+) -> dict:
+    """Several runtimes on identical windows: accuracy per cell for each, top-1 agreement with the first.
+
+    The first predictor is the reference (normally the float model).
+    """
+    rows = compare_cells(predictors, windows, sweep_cells(noise_types, snrs_db), seed, progress, confusion)
+    return summarise([p.name for p in predictors], rows, noise_types, snrs_db)

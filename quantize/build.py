@@ -30,13 +30,14 @@ from quantize.runtimes import LiteRTPredictor, OnnxPredictor, dequantize
 from quantize.sidecar import BuildInfo
 from quantize.tflite_convert import convert_saved_model, onnx_to_saved_model
 from quantize.tflite_graph import keep_outputs, summarize
-from quantize.validate import Limits, run_checks, validate_probed, verify_probe_mapping
+from quantize.validate import Limits, run_checks, save_tau_samples, validate_probed, verify_probe_mapping
 
 ONNX_FILE = "model.onnx"
 FLOAT_FILE = "model_float32.tflite"
 INT8_FILE = "model_int8.tflite"
 INT16_FILE = "model_int16x8.tflite"
 VALIDATION_FILE = "validation.json"
+PROBES_FILE = "probes.npz"  # sampled float vs int8 thresholds per shrinkage unit, for the report
 ONNX_CHECK_WINDOWS = 64
 
 
@@ -162,7 +163,8 @@ def _convert_into(tmp: Path, ckpt, checkpoint, model, sets, opts: ConvertOptions
         deploy = LiteRTPredictor(tmp / INT8_FILE, build)
         deploy_int = deploy.raw_outputs(sets.validation)[0]
         probed["end_to_end"]["deployable_equals_probed"] = bool(np.array_equal(deploy_int, probed["int8_logits"]))
-        results["int8"] = {k: v for k, v in probed.items() if k != "int8_logits"}
+        results["int8"] = {k: v for k, v in probed.items() if k not in ("int8_logits", "tau_pairs")}
+        save_tau_samples(tmp / PROBES_FILE, probed["tau_pairs"], seed=opts.seed)
         results["int8"]["vs_fakequant"] = compare_with_mirror(model, sets.calibration, sets.validation, opts.ranges,
                                                               dequantize(deploy_int, deploy.outputs[0]["quantization"]))
         bar.update()

@@ -142,7 +142,7 @@ def validate_probed(ckpt: Checkpoint, probed_tflite: Path, build: BuildInfo, x: 
     reference = float_probes(ckpt, x)
     by_name = probe_outputs(probed_tflite, build, names, x)
 
-    units = {}
+    units, tau_pairs = {}, {}
     for unit in shrink_unit_names(model):
         k = names.index(f"{unit}.tau")
         tau_int, tau_scale, tau_zero = by_name[f"{unit}.tau"]
@@ -151,6 +151,7 @@ def validate_probed(ckpt: Checkpoint, probed_tflite: Path, build: BuildInfo, x: 
         tau_q = (_align(tau_int, tau_f).astype(np.float64) - tau_zero) * tau_scale
         units[unit] = unit_metrics(tau_f, tau_q, out_f, _align(out_int, out_f), out_scale, out_zero)
         units[unit]["tau_scale"] = tau_scale
+        tau_pairs[unit] = np.stack([tau_f.reshape(-1), tau_q.reshape(-1)]).astype(np.float32)
 
     logits_int, logit_scale, logit_zero = by_name[names[0]]
     logits_q = (logits_int.astype(np.float64) - logit_zero) * logit_scale
@@ -163,7 +164,18 @@ def validate_probed(ckpt: Checkpoint, probed_tflite: Path, build: BuildInfo, x: 
         "top1_agreement": float(np.mean(pred_f == pred_q)),
         "logits_sqnr_db": sqnr_db(logits_f, logits_q),
     }
-    return {"units": units, "end_to_end": end_to_end, "int8_logits": logits_int}
+    return {"units": units, "end_to_end": end_to_end, "int8_logits": logits_int, "tau_pairs": tau_pairs}
+
+
+def save_tau_samples(path: Path, tau_pairs: dict[str, np.ndarray], per_unit: int = 512, seed: int = 0) -> None:
+    """Keep a small random sample of (float, int8) thresholds per unit, so a report can plot them
+    without the probed model (the build keeps only the deployable one). Arrays are (2, n) per unit."""
+    rng = np.random.default_rng(seed)
+    sample = {}
+    for unit, pairs in tau_pairs.items():
+        keep = np.sort(rng.choice(pairs.shape[1], size=min(per_unit, pairs.shape[1]), replace=False))
+        sample[unit] = pairs[:, keep]
+    np.savez_compressed(path, **sample)
 
 
 def run_checks(results: dict, limits: Limits) -> list[dict]:

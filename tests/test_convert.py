@@ -44,7 +44,7 @@ def cli(*args: str) -> subprocess.CompletedProcess:
 def test_build_directory_holds_every_artefact(build: Path) -> None:
     names = {p.name for p in build.iterdir()}
     assert names == {"model.onnx", "model_float32.tflite", "model_int8.tflite", "model_int16x8.tflite",
-                     "model.json", "validation.json"}
+                     "model.json", "validation.json", "probes.npz"}
     assert not list(build.parent.glob(".*tmp*"))
     sidecar = json.loads((build / "model.json").read_text())
     assert sidecar["window_length"] == 2048 and sidecar["sample_rate"] == 12000.0

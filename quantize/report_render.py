@@ -1,0 +1,141 @@
+"""The report as pages: ``report.html`` (self-contained) and ``report.md`` (a summary for a README or PR).
+
+Tables are built once as (header, rows of text) and written out either as HTML
+or as Markdown, so both pages show the same figures; the HTML skeleton lives in
+``templates/*.html.in``.
+"""
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+from string import Template
+
+TEMPLATES = Path(__file__).parent / "templates"
+Table = tuple[list[str], list[list[str]]]
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.2f}"
+
+
+def _template(name: str) -> Template:
+    return Template((TEMPLATES / name).read_text())
+
+
+def comparison_table(report: dict) -> Table:
+    """One row per model: size, float and int8 accuracy, what int8 costs."""
+    header = ["model", "arch", "parameters", "int8 bytes", "float clean %", "int8 clean %", "float noisy %",
+              "int8 noisy %", "int8 loss (mean, points)", "worst cell"]
+    rows = []
+    for m in report["models"]:
+        sweep, loss, facts = m["sweep"], m["quantisation_loss"], m["facts"]
+        worst = loss["worst"]
+        rows.append([m["name"], str(facts["arch"]), f"{facts['parameters']:,}" if facts["parameters"] else "-",
+                     f"{facts['files']['int8']['bytes']:,}",
+                     _pct(sweep["clean"]["accuracy"][m["float_reference"]]), _pct(sweep["clean"]["accuracy"][m["int8"]]),
+                     _pct(sweep["noisy_mean"].get(m["float_reference"])), _pct(sweep["noisy_mean"].get(m["int8"])),
+                     "-" if loss["mean_noisy_points"] is None else f"{loss['mean_noisy_points']:+.2f}",
+                     "-" if worst is None else f"{worst['noise']} {worst['snr_db']:g} dB ({worst['loss_points']:+.2f})"])
+    return header, rows
+
+
+def runtimes_table(model: dict) -> Table:
+    """One row per runtime: accuracy, agreement with the float reference, host latency."""
+    sweep = model["sweep"]
+    header = ["runtime", "clean %", "noisy mean %", "top-1 agreement with float (mean)", "host ms / window"]
+    rows = []
+    for name in model["runtimes"]:
+        agreement = sweep["agreement_mean"].get(name)
+        rows.append([name, _pct(sweep["clean"]["accuracy"][name]), _pct(sweep["noisy_mean"].get(name)),
+                     "reference" if agreement is None else f"{agreement:.4f}",
+                     f"{model['latency_ms_per_window'][name]:.2f}"])
+    return header, rows
+
+
+def units_table(model: dict) -> Table:
+    header = ["shrinkage unit", "channels", "tau rel. error (median)", "tau rel. error (p95)",
+              "float zeros kept by int8", "int8 zeros within 1 LSB", "output SQNR dB"]
+    rows = [[unit, str(u["channels"]), f"{u['tau_rel_error_median']:.4f}", f"{u['tau_rel_error_p95']:.4f}",
+             f"{u['float_zeros_kept']:.4f}", f"{u['int8_zeros_near']:.4f}", f"{u['sqnr_db']:.1f}"]
+            for unit, u in model["units"].items()]
+    return header, rows
+
+
+def facts_table(model: dict) -> Table:
+    facts = model["facts"]
+    rows = [["parameters", f"{facts['parameters']:,}" if facts["parameters"] else "-"],
+            ["multiply-accumulates per window", f"{facts['macs']:,}" if facts["macs"] else "-"]]
+    rows += [[f"{f['file']} ({role})", f"{f['bytes']:,} bytes"] for role, f in facts["files"].items()]
+    arena = facts["tflm_arena_bytes"]
+    rows.append(["TFLite Micro arena", f"{arena:,} bytes" if arena else "not measured (convert --no-tflm)"])
+    if facts.get("calibration"):
+        rows.append(["calibration windows", str(facts["calibration"].get("calibration_windows", "-"))])
+    failed = facts["validation_failed"]
+    rows.append(["convert's validation checks",
+                 f"{facts['validation_checks'] - len(failed)} of {facts['validation_checks']} passed"
+                 + (f" (failed: {', '.join(failed)})" if failed else "")])
+    rows += [[f"host latency, {name}", f"{ms:.2f} ms per window"] for name, ms in model["latency_ms_per_window"].items()]
+    return ["fact", "value"], rows
+
+
+def html_table(table: Table) -> str:
+    header, rows = table
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def md_table(table: Table) -> str:
+    header, rows = table
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _img(uri: str | None, alt: str) -> str:
+    if uri is None:
+        return f'<p class="note">{html.escape(alt)}: nothing to plot.</p>'
+    return f'<img src="{uri}" alt="{html.escape(alt)}">'
+
+
+def _meta(report: dict) -> str:
+    data, settings = report["data"], report["settings"]
+    snrs = ", ".join(f"{s:g}" for s in settings["snrs_db"])
+    return (f"Data <code>{html.escape(data['spec'])}</code>, {data['split']} split, {data['n']} windows"
+            + (f" (limited to {data['limit']})" if data.get("limit") else "")
+            + f"; noise {', '.join(settings['noise_types']) or 'none'} at {snrs or '-'} dB, seed {settings['seed']}.")
+
+
+def model_section(model: dict, figs: dict) -> str:
+    notes = "".join(f'<p class="note">{html.escape(n)}</p>' for n in model["notes"])
+    return _template("model_section.html.in").substitute(
+        anchor=re.sub(r"[^A-Za-z0-9_-]", "-", model["name"]), name=html.escape(model["name"]),
+        verdict=html.escape(model["verdict"]), notes=notes, runtimes_table=html_table(runtimes_table(model)),
+        float_name=html.escape(model["float_reference"]), int8_name=html.escape(model["int8"]),
+        loss_figure=_img(figs["loss"], "accuracy lost per noise cell"),
+        confusion_figure=_img(figs["confusion"], "confusion matrices"),
+        threshold_figure=_img(figs["thresholds"], "float vs int8 thresholds"),
+        units_table=html_table(units_table(model)) if model["units"] else "",
+        facts_table=html_table(facts_table(model)))
+
+
+def render_html(report: dict, figs: dict) -> str:
+    names = ", ".join(m["name"] for m in report["models"])
+    comparison = html_table(comparison_table(report)) if len(report["models"]) > 1 else ""
+    return _template("report.html.in").substitute(
+        title=html.escape(f"Accuracy vs quantisation: {names}"), verdict=html.escape(report["verdict"]),
+        meta=_meta(report), accuracy_figure=_img(figs["accuracy"], "accuracy against SNR"), comparison=comparison,
+        model_sections="\n".join(model_section(m, figs["models"][m["name"]]) for m in report["models"]))
+
+
+def render_markdown(report: dict) -> str:
+    data = report["data"]
+    parts = [f"## Accuracy vs quantisation\n\n{report['verdict']}\n",
+             f"Data `{data['spec']}` ({data['split']} split, {data['n']} windows), noise "
+             f"{', '.join(report['settings']['noise_types'])} at "
+             f"{', '.join(f'{s:g}' for s in report['settings']['snrs_db'])} dB.\n",
+             md_table(comparison_table(report)) + "\n"]
+    for m in report["models"]:
+        parts.append(f"### {m['name']}: runtimes\n\n{md_table(runtimes_table(m))}\n")
+    return "\n".join(parts)
