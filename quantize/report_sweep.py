@@ -25,6 +25,14 @@ CELLS_PER_TASK = 3
 _OPENED: dict[str, tuple[list[Predictor], Windows]] = {}  # per worker process: build dir -> runtimes, windows
 
 
+def _one_thread() -> None:
+    """Workers already fill the cores; torch's own thread pool on top would oversubscribe them
+    (measured here: a 40x slowdown when several two-thread torch processes share two cores)."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
 def _worker_rows(build_dir: str, opts, cells: list) -> list[dict]:
     from quantize.report_data import build_predictors, evaluation_windows
 
@@ -46,7 +54,7 @@ def sweep_build(build_dir: Path, predictors: list[Predictor], windows: Windows, 
     parts: list[list[dict]] = [[] for _ in chunks]
     worker_opts = replace(opts, _windows={}, progress=False)
     context = multiprocessing.get_context("spawn")  # no fork after torch/TensorFlow threads started
-    with ProcessPoolExecutor(opts.workers, mp_context=context) as pool, \
+    with ProcessPoolExecutor(opts.workers, mp_context=context, initializer=_one_thread) as pool, \
             tqdm(total=len(cells), desc=f"sweep {len(names)} runtimes in {opts.workers} processes",
                  unit="cell", disable=not opts.progress, leave=False) as bar:
         futures = {pool.submit(_worker_rows, str(build_dir), worker_opts, chunk): i for i, chunk in enumerate(chunks)}
