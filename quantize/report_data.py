@@ -199,16 +199,19 @@ def model_facts(build_dir: Path, info: BuildInfo, validation: dict) -> dict:
             "validation_checks": len(checks), "validation_failed": [c["check"] for c in checks if not c["passed"]]}
 
 
+def _change(points: float) -> str:
+    return f"{'loses' if points >= 0 else 'gains'} {abs(points):.2f} points"
+
+
 def model_verdict(name: str, loss: dict) -> str:
     """One sentence from the numbers, e.g. 'int8 loses 0.30 points on average; worst cell pink -5 dB, 1.10 points'."""
     clean = loss["clean"]["loss_points"]
     mean = loss["mean_noisy_points"]
     if mean is None:
-        return f"{name}: int8 {'loses' if clean >= 0 else 'gains'} {abs(clean):.2f} points on clean data."
+        return f"{name}: int8 {_change(clean)} on clean data."
     worst = loss["worst"]
-    return (f"{name}: int8 {'loses' if mean >= 0 else 'gains'} {abs(mean):.2f} points on average under noise "
-            f"({clean:+.2f} clean); worst cell {worst['noise']} {worst['snr_db']:g} dB, "
-            f"{worst['loss_points']:.2f} points.")
+    return (f"{name}: int8 {_change(mean)} on average under noise ({_change(clean)} on clean data); "
+            f"worst cell {worst['noise']} {worst['snr_db']:g} dB, {worst['loss_points']:.2f} points.")
 
 
 def collect_model(build_dir: str | Path, opts: ReportOptions) -> dict:
