@@ -195,11 +195,15 @@ def train(
     pre = pre.fit(splits.train.x)
     model_config = ModelConfig.from_dict({**model_config.to_dict(), "in_length": pre.window_length, "num_classes": len(classes)})
 
+    threads_before = torch.get_num_threads()
     if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    torch.manual_seed(cfg.seed)
-    model = build_model(model_config)
-    fitted = fit(model, model, splits, cfg, pre, desc=f"train {model_config.arch}", progress=progress)
+        torch.set_num_threads(cfg.threads)  # for this run only: callers in the same process keep theirs
+    try:
+        torch.manual_seed(cfg.seed)
+        model = build_model(model_config)
+        fitted = fit(model, model, splits, cfg, pre, desc=f"train {model_config.arch}", progress=progress)
+    finally:
+        torch.set_num_threads(threads_before)
     summary = {
         "config": {**asdict(cfg), "snr_db": list(cfg.snr_db)},
         "data": data_summary or {},

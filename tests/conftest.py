@@ -26,12 +26,13 @@ def cwru_dir() -> Path:
 @pytest.fixture(scope="session")
 def cwru_model(cwru_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The paper-size DRSN-CW trained on the real CWRU 0 HP data (30 epochs: half the default, enough for
-    the int8-vs-float agreement guard of issue 4; shared by several test files)."""
+    the int8-vs-float agreement guard of issue 4; shared by several test files).
+    Threads are pinned: float sums, and so the trained weights, depend on the thread count."""
     from drsn_edge.cli import main
 
     out = tmp_path_factory.mktemp("cwru") / "drsn_cw.pt"
     code = main(["train", "--data", f"cwru:{cwru_dir}", "--arch", "drsn-cw", "--epochs", "30",
-                 "--seed", "0", "--out", str(out), "--quiet"])
+                 "--seed", "0", "--threads", "2", "--out", str(out), "--quiet"])
     assert code == 0
     return out
 

@@ -137,3 +137,16 @@ def test_thresholds_inside_a_trained_shape_network_stay_bounded() -> None:
     for tau, mean_abs in seen:
         assert tau.shape == mean_abs.shape
         assert torch.all(tau > 0) and torch.all(tau <= mean_abs)
+
+
+def test_training_leaves_the_callers_thread_count_alone() -> None:
+    """``--threads`` applies to one training run; later work in the same process keeps its own setting."""
+    from drsn_edge.data.synthetic import synthetic_splits
+    from drsn_edge.models import ModelConfig
+    from drsn_edge.train import TrainConfig, train
+
+    before = torch.get_num_threads()
+    splits = synthetic_splits(4, 2, 2, window_length=256, seed=0)
+    train(splits, ModelConfig(in_length=256, widths=[4], units_per_stage=1),
+          TrainConfig(epochs=1, threads=1 if before != 1 else 2), progress=False)
+    assert torch.get_num_threads() == before
