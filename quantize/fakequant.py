@@ -27,7 +27,7 @@ from torch import nn
 from drsn_edge.models.blocks import ResidualUnit, Shortcut
 from drsn_edge.models.network import Net1d
 from drsn_edge.models.shrinkage import Shrinkage
-from quantize.ranges import BINS, RangeMethod, TensorStats, choose_range
+from quantize.ranges import Accumulator, RangeMethod, choose_range
 
 LOGISTIC_RANGE = (0.0, 255.0 / 256.0)  # TFLite's fixed int8 logistic output: scale 1/256, zero point -128
 
@@ -54,30 +54,6 @@ def fake_quant_weight(w: torch.Tensor) -> torch.Tensor:
     return torch.fake_quantize_per_channel_affine(w, scale, zero, 0, -127, 127)
 
 
-class _Observer:
-    """Collects a tensor's range and histogram over calibration batches (two passes)."""
-
-    def __init__(self) -> None:
-        self.lo, self.hi = float("inf"), float("-inf")
-        self.hist = np.zeros(BINS, dtype=np.int64)
-        self.window_lo: list[np.ndarray] = []
-        self.window_hi: list[np.ndarray] = []
-
-    def see_range(self, x: torch.Tensor) -> None:
-        per_window = x.detach().reshape(x.shape[0], -1)
-        lo, hi = per_window.amin(dim=1), per_window.amax(dim=1)
-        self.window_lo.append(lo.numpy())
-        self.window_hi.append(hi.numpy())
-        self.lo, self.hi = min(self.lo, float(lo.min())), max(self.hi, float(hi.max()))
-
-    def see_values(self, x: torch.Tensor) -> None:
-        if self.hi > self.lo:
-            self.hist += torch.histc(x.detach().float(), BINS, self.lo, self.hi).numpy().astype(np.int64)
-
-    def stats(self) -> TensorStats:
-        return TensorStats(self.lo, self.hi, self.hist, np.concatenate(self.window_lo), np.concatenate(self.window_hi))
-
-
 class Int8Mirror(nn.Module):
     """Fake-quantised forward pass of a ``Net1d`` shaped like its converted int8 graph.
 
@@ -90,14 +66,15 @@ class Int8Mirror(nn.Module):
         self.model = model
         self.ranges: dict[str, tuple[float, float]] = {}
         self.quantised = False
-        self._observers: dict[str, _Observer] | None = None
+        self._observers: dict[str, Accumulator] | None = None
         self._pass = 0
 
     # -- quantisation points -------------------------------------------------
     def _q(self, name: str, x: torch.Tensor) -> torch.Tensor:
         if self._observers is not None:
-            obs = self._observers.setdefault(name, _Observer())
-            obs.see_range(x) if self._pass == 0 else obs.see_values(x)
+            obs = self._observers.setdefault(name, Accumulator())
+            values = x.detach().reshape(x.shape[0], -1).numpy()
+            obs.see_range(values) if self._pass == 0 else obs.see_values(values)
             return x
         if not self.quantised:
             return x

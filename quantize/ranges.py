@@ -66,6 +66,33 @@ class TensorStats:
         return np.linspace(self.lo, self.hi, BINS + 1)
 
 
+class Accumulator:
+    """Builds one tensor's ``TensorStats`` over calibration batches: extremes first, then the histogram
+    (shared by the TFLite calibration here and the PyTorch mirror in ``quantize.fakequant``)."""
+
+    def __init__(self, lo: float = float("inf"), hi: float = float("-inf")) -> None:
+        self.lo, self.hi = lo, hi
+        self.fixed = lo <= hi  # bounds known up front (the converter's calibration): one pass suffices
+        self.hist = np.zeros(BINS, dtype=np.int64)
+        self.window_lo: list[np.ndarray] = []
+        self.window_hi: list[np.ndarray] = []
+
+    def see_range(self, per_window: np.ndarray) -> None:
+        """``per_window``: (windows, values) of one batch."""
+        lo, hi = per_window.min(axis=1), per_window.max(axis=1)
+        self.window_lo.append(lo)
+        self.window_hi.append(hi)
+        if not self.fixed:
+            self.lo, self.hi = min(self.lo, float(lo.min())), max(self.hi, float(hi.max()))
+
+    def see_values(self, values: np.ndarray) -> None:
+        if self.hi > self.lo:
+            self.hist += np.histogram(values, bins=BINS, range=(self.lo, self.hi))[0]
+
+    def stats(self) -> TensorStats:
+        return TensorStats(self.lo, self.hi, self.hist, np.concatenate(self.window_lo), np.concatenate(self.window_hi))
+
+
 def _quantile(stats: TensorStats, q: float) -> float:
     cdf = np.cumsum(stats.hist) / max(stats.hist.sum(), 1)
     edges = stats.edges()
@@ -131,19 +158,15 @@ def collect_stats(calibrated: bytes, windows: np.ndarray) -> dict[int, TensorSta
                          experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
     interp.allocate_tensors()
     inp = interp.get_input_details()[0]
-    hists = {i: np.zeros(BINS, dtype=np.int64) for i in indices}
-    w_lo = {i: np.empty(len(windows)) for i in indices}
-    w_hi = {i: np.empty(len(windows)) for i in indices}
-    for n, row in enumerate(np.asarray(windows, dtype=np.float32)):
+    acc = {i: Accumulator(*bounds[i]) for i in indices}
+    for row in np.asarray(windows, dtype=np.float32):
         interp.set_tensor(inp["index"], row.reshape(inp["shape"]))
         interp.invoke()
         for i in indices:
             values = interp.get_tensor(i).ravel()
-            lo, hi = bounds[i]
-            if hi > lo:
-                hists[i] += np.histogram(values, bins=BINS, range=(lo, hi))[0]
-            w_lo[i][n], w_hi[i][n] = values.min(), values.max()
-    return {i: TensorStats(bounds[i][0], bounds[i][1], hists[i], w_lo[i], w_hi[i]) for i in indices}
+            acc[i].see_range(values[None])
+            acc[i].see_values(values)
+    return {i: a.stats() for i, a in acc.items()}
 
 
 def rewrite_ranges(calibrated: bytes, windows: np.ndarray, method: RangeMethod,
