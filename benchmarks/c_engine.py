@@ -31,8 +31,8 @@ from drsn_edge.data.spec import load_windows  # noqa: E402
 from firmware_export.c_engine.check import run_check  # noqa: E402
 from firmware_export.c_engine.runner import compile_host  # noqa: E402
 from firmware_export.export import export  # noqa: E402
-from quantize.runtimes import LiteRTPredictor  # noqa: E402
-from quantize.sidecar import load_build_info  # noqa: E402
+from quantize.runtimes.litert import LiteRTPredictor  # noqa: E402
+from drsn_edge.buildinfo import load_build_info  # noqa: E402
 
 ARM = ["-std=c99", "-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", "-Wall", "-Wextra",
        "-Werror"]

@@ -23,7 +23,7 @@ BIN = Path(sys.executable).parent / "drsn-edge"
 
 from drsn_edge.data.spec import load_windows  # noqa: E402
 from drsn_edge.evaluate import compare  # noqa: E402
-from drsn_edge.predictor import load_predictor  # noqa: E402
+from drsn_edge.registry import load_predictor  # noqa: E402
 
 
 def main() -> None:

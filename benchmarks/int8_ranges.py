@@ -24,13 +24,13 @@ from drsn_edge.checkpoint import load_checkpoint  # noqa: E402
 from drsn_edge.data.spec import load_windows  # noqa: E402
 from drsn_edge.evaluate import compare  # noqa: E402
 from drsn_edge.predictor import TorchPredictor  # noqa: E402
-from quantize.calibration import window_sets  # noqa: E402
-from quantize.onnx_export import LOGITS_NAME, export_probed_onnx  # noqa: E402
-from quantize.ranges import RangeMethod  # noqa: E402
-from quantize.runtimes import LiteRTPredictor  # noqa: E402
-from quantize.sidecar import BuildInfo  # noqa: E402
-from quantize.tflite_convert import convert_saved_model, onnx_to_saved_model  # noqa: E402
-from quantize.tflite_graph import keep_outputs  # noqa: E402
+from quantize.convert.calibration import window_sets  # noqa: E402
+from quantize.convert.onnx_export import LOGITS_NAME, export_probed_onnx  # noqa: E402
+from quantize.convert.ranges import RangeMethod  # noqa: E402
+from quantize.runtimes.litert import LiteRTPredictor  # noqa: E402
+from drsn_edge.buildinfo import BuildInfo  # noqa: E402
+from quantize.convert.tflite_convert import convert_saved_model, onnx_to_saved_model  # noqa: E402
+from quantize.tflite.graph import keep_outputs  # noqa: E402
 
 
 def summarise(result: dict) -> dict:

@@ -33,9 +33,9 @@ from firmware_export.c_engine.emit import TEMPLATES  # noqa: E402
 from firmware_export.c_engine.runner import run_windows  # noqa: E402
 from firmware_export.qemu import image_size, parse_icount  # noqa: E402
 from firmware_export.qemu_support import copy_support  # noqa: E402
-from quantize.runtimes import LiteRTPredictor  # noqa: E402
-from quantize.sidecar import load_build_info  # noqa: E402
-from quantize.tflm import TFLMPredictor  # noqa: E402
+from quantize.runtimes.litert import LiteRTPredictor  # noqa: E402
+from drsn_edge.buildinfo import load_build_info  # noqa: E402
+from quantize.runtimes.tflm import TFLMPredictor  # noqa: E402
 
 ARCH = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
 COMMON = [*ARCH, "-O2", "-ffunction-sections", "-fdata-sections", "-fno-unwind-tables",

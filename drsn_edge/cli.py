@@ -83,7 +83,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_finetune(args: argparse.Namespace) -> int:
     from drsn_edge.checkpoint import load_checkpoint, save_checkpoint
-    from quantize.finetune import FinetuneConfig, finetune
+    from quantize.convert.finetune import FinetuneConfig, finetune
 
     cfg = FinetuneConfig(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, calib_size=args.calib_size,
                          ranges=args.ranges, seed=args.seed)
@@ -105,7 +105,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from drsn_edge.data.noise import NOISE_TYPES, parse_snr
     from drsn_edge.data.spec import load_windows
     from drsn_edge.evaluate import confusion_table, evaluate, sweep, sweep_table
-    from drsn_edge.predictor import load_predictor
+    from drsn_edge.registry import load_predictor
 
     predictor = load_predictor(args.model)
     pre = predictor.preprocessing
@@ -136,9 +136,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    from quantize.build import ConvertOptions, convert, summary_text
+    from quantize.convert.pipeline import ConvertOptions, convert, summary_text
 
-    from quantize.ranges import RangeMethod
+    from quantize.convert.ranges import RangeMethod
 
     opts = ConvertOptions(
         out=Path(args.out) if args.out else None, calib_spec=args.calib_data, calib_size=args.calib_size,
@@ -170,7 +170,7 @@ def run_report(build_dirs: list[str], out: str | Path, data: str, args: argparse
     """Shared by `report` and `convert --report`."""
     from drsn_edge.data.noise import parse_noise_types
     from quantize.report import make_report
-    from quantize.report_data import ReportOptions
+    from quantize.report.inputs import ReportOptions
 
     noise = () if args.report_noise.strip().lower() == "none" else tuple(parse_noise_types(args.report_noise))
     opts = ReportOptions(data=data, split=args.split, noise_types=noise, snrs_db=_snr_list(args.report_snr),

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from drsn_edge.errors import DrsnError
 from drsn_edge.outdir import atomic_output_dir, check_writable
-from quantize.sidecar import load_build_info
+from drsn_edge.buildinfo import load_build_info
 
 # target name -> (module, what it produces); modules are imported only when used
 TARGETS: dict[str, tuple[str, str]] = {

@@ -3,7 +3,7 @@
 The export refuses what would only fail on the device: a build without an int8
 model, float ops in it, ops TFLM has no kernel for, an arena that does not run.
 The arena is measured in TFLM's host runtime (the same allocator code as on the
-device) by :func:`quantize.tflm.probe_arena` and verified there with headroom.
+device) by :func:`quantize.runtimes.tflm.probe_arena` and verified there with headroom.
 """
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from firmware_export.c_array import byte_array
 from firmware_export.c_engine.emit import TEMPLATES, c_double, render
 from firmware_export.c_literals import c_float, c_string
 from firmware_export.tflm_ops import distinct_ops, resolver_methods
-from quantize.sidecar import BuildInfo
-from quantize.tflite_graph import op_names, read_model, summarize
+from drsn_edge.buildinfo import BuildInfo
+from quantize.tflite.graph import op_names, read_model, summarize
 
 ARENA_HEADROOM = 0.10
 _NORMALISATION = {"none": "DRSN_NORM_NONE", "window": "DRSN_NORM_WINDOW", "global": "DRSN_NORM_GLOBAL"}
@@ -56,7 +56,7 @@ def _normalisation_text(info: BuildInfo) -> str:
 
 def write(build_dir: Path, into: Path, info: BuildInfo) -> dict:
     """Fill ``into`` with the TFLM sources for ``build_dir``'s int8 model; returns a summary."""
-    from quantize.tflm import probe_arena
+    from quantize.runtimes.tflm import probe_arena
 
     path, data = int8_model(build_dir, info)
     ops = op_names(read_model(data))

@@ -21,11 +21,11 @@ from drsn_edge.errors import DrsnError  # noqa: E402
 from firmware_export.c_engine.arena import buffers  # noqa: E402
 from firmware_export.c_engine.runner import CEnginePredictor, compile_host, run_windows  # noqa: E402
 from firmware_export.c_engine.target import compile_model, load_fw_info  # noqa: E402
-from quantize.sidecar import load_build_info  # noqa: E402
+from drsn_edge.buildinfo import load_build_info  # noqa: E402
 
 pytest.importorskip("ai_edge_litert")
 
-from quantize.runtimes import LiteRTPredictor  # noqa: E402
+from quantize.runtimes.litert import LiteRTPredictor  # noqa: E402
 
 L = 512
 DRSN_OPS = {"PAD", "RESHAPE", "CONV_2D", "MAX_POOL_2D", "MUL", "ADD", "ABS", "MEAN", "FULLY_CONNECTED",
@@ -97,7 +97,7 @@ def test_predictor_logits_match_litert(engine: dict[str, Path]) -> None:
     raw = _test_windows(20)
     info = load_build_info(engine["build"])
     expected = LiteRTPredictor(engine["build"] / "model_int8.tflite", info).logits(raw)
-    from drsn_edge.predictor import load_predictor
+    from drsn_edge.registry import load_predictor
 
     predictor = load_predictor(engine["fw"])  # an exported engine directory opens as the C engine
     assert isinstance(predictor, CEnginePredictor) and predictor.classes == info.classes
@@ -160,7 +160,7 @@ def test_arena_within_bound_and_never_overlapping(engine: dict[str, Path]) -> No
 
 
 def test_refuses_float_model_and_unknown_op(engine: dict[str, Path], tmp_path: Path) -> None:
-    from quantize.tflite_graph import read_model, write_model
+    from quantize.tflite.graph import read_model, write_model
     from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
     with pytest.raises(DrsnError, match="float32"):
@@ -316,7 +316,7 @@ def _other_ops_model() -> bytes:
 
 def test_bit_exact_on_other_kernel_paths(tmp_path: Path) -> None:
     from drsn_edge.preprocess import Preprocessing
-    from quantize.sidecar import BuildInfo
+    from drsn_edge.buildinfo import BuildInfo
 
     build = tmp_path / "build"
     build.mkdir()

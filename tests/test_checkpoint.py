@@ -11,7 +11,8 @@ import torch
 from drsn_edge.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from drsn_edge.errors import DrsnError
 from drsn_edge.models import ModelConfig, build_model
-from drsn_edge.predictor import TorchPredictor, load_predictor
+from drsn_edge.predictor import TorchPredictor
+from drsn_edge.registry import load_predictor
 from drsn_edge.preprocess import Preprocessing
 
 

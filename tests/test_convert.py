@@ -15,9 +15,10 @@ import torch
 from drsn_edge.cli import main
 from drsn_edge.data.dataset import Windows
 from drsn_edge.data.npz import write_npz
-from drsn_edge.predictor import TorchPredictor, load_predictor
+from drsn_edge.predictor import TorchPredictor
+from drsn_edge.registry import load_predictor
 from drsn_edge.checkpoint import load_checkpoint
-from quantize.tflite_graph import read_model, summarize
+from quantize.tflite.graph import read_model, summarize
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +144,7 @@ def test_validator_refuses_a_soft_threshold_written_with_neg(cwru_model: Path, t
     """Export the naive ``sign(x) * relu(|x| - tau)``: NEG/SIGN must never reach a 'full integer' build."""
     from drsn_edge.errors import DrsnError
     from drsn_edge.models import shrinkage
-    from quantize.build import ConvertOptions, convert
+    from quantize.convert.pipeline import ConvertOptions, convert
 
     monkeypatch.setattr(shrinkage, "soft_threshold", lambda x, tau: torch.sign(x) * torch.relu(-(tau - torch.abs(x))))
     out = tmp_path / "neg"

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from drsn_edge.models import build_model
-from quantize.fakequant import LOGISTIC_RANGE, Int8Mirror, fake_quant_weight
-from quantize.ranges import RangeMethod
+from quantize.convert.fakequant import LOGISTIC_RANGE, Int8Mirror, fake_quant_weight
+from quantize.convert.ranges import RangeMethod
 
 
 def randomised(arch: str, shortcut: str = "pad") -> torch.nn.Module:

@@ -36,8 +36,9 @@ from firmware_export.pi import deploy as pi_deploy  # noqa: E402
 
 pytest.importorskip("ai_edge_litert")
 
-from quantize.runtimes import LiteRTPredictor, quantize_input  # noqa: E402
-from quantize.sidecar import load_build_info  # noqa: E402
+from quantize.runtimes.base import quantize_input  # noqa: E402
+from quantize.runtimes.litert import LiteRTPredictor  # noqa: E402
+from drsn_edge.buildinfo import load_build_info  # noqa: E402
 
 L = 1024
 RATE = 12000.0

@@ -107,7 +107,7 @@ def test_failures_keep_the_harness_status(tmp_path: Path) -> None:
 def test_engine_on_qemu_matches_litert_int8(cwru_int8_build: Path, cwru_dir: Path, tmp_path: Path) -> None:
     from drsn_edge.cli import main
     from firmware_export.c_engine.check import check_table, run_check
-    from quantize.sidecar import load_build_info
+    from drsn_edge.buildinfo import load_build_info
 
     fw = tmp_path / "fw"
     assert main(["export", str(cwru_int8_build), "--target", "c", "--out", str(fw)]) == 0

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from drsn_edge.errors import DrsnError
-from quantize.ranges import BINS, RangeMethod, TensorStats, choose_range, quantisation_mse
+from quantize.convert.ranges import BINS, RangeMethod, TensorStats, choose_range, quantisation_mse
 
 
 def stats_of(values: np.ndarray, per_window: int = 1000) -> TensorStats:

@@ -17,15 +17,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from drsn_edge.errors import DrsnError  # noqa: E402
 from drsn_edge.preprocess import Preprocessing  # noqa: E402
-from quantize.sidecar import BuildInfo  # noqa: E402
+from drsn_edge.buildinfo import BuildInfo  # noqa: E402
 
 pytest.importorskip("tflite_micro")
 pytest.importorskip("ai_edge_litert")
 
-from quantize.runtimes import LiteRTPredictor  # noqa: E402
-from quantize.tflite_graph import read_model, write_model  # noqa: E402
-from quantize.tflm import TFLMPredictor, compare_int_outputs, probe_arena  # noqa: E402
-from quantize.tflm_divergence import first_divergence  # noqa: E402
+from quantize.runtimes.litert import LiteRTPredictor  # noqa: E402
+from quantize.tflite.graph import read_model, write_model  # noqa: E402
+from quantize.runtimes.tflm import TFLMPredictor, compare_int_outputs, probe_arena  # noqa: E402
+from quantize.validate.divergence import first_divergence  # noqa: E402
 
 L = 128
 pytestmark = pytest.mark.filterwarnings("ignore:Statistics for quantized inputs")

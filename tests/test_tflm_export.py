@@ -21,8 +21,8 @@ import pytest
 from drsn_edge.cli import main
 from firmware_export.c_array import byte_array, parse_byte_array
 from firmware_export.tflm_ops import RESOLVER_METHODS, resolver_methods
-from quantize.sidecar import load_build_info
-from quantize.tflite_graph import op_names, read_model
+from drsn_edge.buildinfo import load_build_info
+from quantize.tflite.graph import op_names, read_model
 
 pytest.importorskip("tflite_micro")
 
@@ -77,7 +77,7 @@ def test_config_matches_the_build(exported: Path, cwru_int8_build: Path) -> None
 
 
 def test_stated_arena_runs_in_tflm(exported: Path, cwru_int8_build: Path) -> None:
-    from quantize.tflm import TFLMPredictor
+    from quantize.runtimes.tflm import TFLMPredictor
 
     arena = int(define((exported / "drsn_config.h").read_text(), "DRSN_ARENA_BYTES"))
     manifest = json.loads((exported / "tflm.json").read_text())

@@ -9,9 +9,10 @@ from tqdm import tqdm
 
 from drsn_edge.errors import DrsnError
 from drsn_edge.preprocess import Preprocessing
+from drsn_edge.registry import get_runtime
 from firmware_export.c_engine.runner import CEnginePredictor
 from firmware_export.c_engine.target import MODEL_COPY, load_fw_info
-from quantize.sidecar import BuildInfo
+from drsn_edge.buildinfo import BuildInfo
 
 
 def agreement(engine: np.ndarray, reference: np.ndarray) -> dict:
@@ -30,14 +31,8 @@ def _model_path(fw_dir: Path, fw: dict) -> Path:
 
 
 def _reference(kind: str, model: Path, build: BuildInfo, x: np.ndarray, progress: bool) -> np.ndarray:
-    if kind == "litert":
-        from quantize.runtimes import LiteRTPredictor
-
-        predictor = LiteRTPredictor(model, build, reference=True)
-    else:
-        from quantize.tflm import TFLMPredictor
-
-        predictor = TFLMPredictor(model, build)
+    """int8 logits of ``model`` in the registered runtime ``kind`` (litert, tflm), 64 windows at a time."""
+    predictor = get_runtime(kind).model(model, build)
     rows = [predictor.raw_outputs(x[i:i + 64]) for i in tqdm(range(0, len(x), 64), desc=kind, disable=not progress,
                                                                 leave=False)]
     rows = [r[0] if isinstance(r, list) else r for r in rows]

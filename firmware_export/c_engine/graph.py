@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from drsn_edge.errors import DrsnError
-from quantize.tflite_graph import TENSOR_TYPES, op_names, read_model, tensor_name
+from quantize.tflite.graph import TENSOR_TYPES, op_names, read_model, tensor_name
 
 NUMPY_TYPES = {"float32": np.float32, "int32": np.int32, "int8": np.int8, "int64": np.int64, "int16": np.int16,
                "uint8": np.uint8}

@@ -21,10 +21,11 @@ import numpy as np
 
 from drsn_edge.errors import DrsnError
 from drsn_edge.predictor import Predictor
+from drsn_edge.registry import Runtime, register_runtime
 from drsn_edge.preprocess import Preprocessing
 from firmware_export.c_engine.emit import HOST_CFLAGS
 from firmware_export.c_engine.target import load_fw_info
-from quantize.runtimes import dequantize
+from quantize.runtimes.base import dequantize
 
 SOURCES = ("drsn_main.c", "drsn_model.c", "drsn_kernels.c")
 
@@ -134,3 +135,6 @@ class CEnginePredictor(Predictor):
         if self.preprocessing.normalisation == "none":
             return self.logits(x)
         raise DrsnError("the C engine preprocesses raw windows itself; call logits() with raw windows")
+
+
+register_runtime(Runtime("c-engine", "C engine (host)", marker="fw.json", open=CEnginePredictor, order=40))

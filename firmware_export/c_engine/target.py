@@ -16,7 +16,7 @@ from firmware_export.c_engine.emit import TEMPLATES, emit, render
 from firmware_export.c_engine.graph import Graph, load_graph
 from firmware_export.c_engine.lower import Step, lower
 from firmware_export.qemu_support import copy_support
-from quantize.sidecar import BuildInfo
+from drsn_edge.buildinfo import BuildInfo
 
 COPIED = ("drsn_kernels.h", "drsn_kernels.c", "drsn_main.c")
 MODEL_COPY = "model_int8.tflite"

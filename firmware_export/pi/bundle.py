@@ -15,7 +15,7 @@ import tarfile
 from pathlib import Path
 
 from drsn_edge.errors import DrsnError
-from quantize.sidecar import BuildInfo
+from drsn_edge.buildinfo import BuildInfo
 
 HERE = Path(__file__).resolve().parent
 RUNNER = HERE / "runner" / "drsn_runner.py"

@@ -9,7 +9,7 @@ against the originals bit for bit:
 
 * preprocessing: ``drsn_edge.preprocess.Preprocessing.apply`` (float64
   z-score per window, then float32);
-* input quantisation: ``quantize.runtimes.quantize_input``
+* input quantisation: ``quantize.runtimes.base.quantize_input``
   (``round(x / scale) + zero_point``, clipped to int8).
 
 Samples come from stdin or a file (text, CSV, raw int16/float32 little-endian,
@@ -130,7 +130,7 @@ def preprocess(windows: np.ndarray, pre: dict) -> np.ndarray:
 
 
 def quantize_input(x: np.ndarray, scale: float, zero_point: int, dtype: np.dtype) -> np.ndarray:
-    """Float input -> integer tensor; mirrors quantize.runtimes.quantize_input (round half to even, clip)."""
+    """Float input -> integer tensor; mirrors quantize.runtimes.base.quantize_input (round half to even, clip)."""
     info = np.iinfo(dtype)
     q = np.round(x / scale) + zero_point
     return np.clip(q, info.min, info.max).astype(dtype)

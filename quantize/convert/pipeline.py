@@ -22,15 +22,17 @@ from drsn_edge.errors import DrsnError
 from drsn_edge.models import count_macs, count_parameters
 from drsn_edge.outdir import atomic_output_dir, check_writable
 from drsn_edge.predictor import TorchPredictor
-from quantize.calibration import window_sets
-from quantize.onnx_export import LOGITS_NAME, export_probed_onnx
-from quantize.ranges import RangeMethod
-from quantize.fakequant import compare_with_mirror
-from quantize.runtimes import LiteRTPredictor, OnnxPredictor, dequantize
-from quantize.sidecar import BuildInfo
-from quantize.tflite_convert import convert_saved_model, onnx_to_saved_model
-from quantize.tflite_graph import keep_outputs, summarize
-from quantize.validate import Limits, run_checks, save_tau_samples, validate_probed, verify_probe_mapping
+from quantize.convert.calibration import window_sets
+from quantize.convert.onnx_export import LOGITS_NAME, export_probed_onnx
+from quantize.convert.ranges import RangeMethod
+from quantize.convert.fakequant import compare_with_mirror
+from quantize.runtimes.base import dequantize
+from quantize.runtimes.litert import LiteRTPredictor
+from quantize.runtimes.onnx_runtime import OnnxPredictor
+from drsn_edge.buildinfo import BuildInfo
+from quantize.convert.tflite_convert import convert_saved_model, onnx_to_saved_model
+from quantize.tflite.graph import keep_outputs, summarize
+from quantize.validate.units import Limits, run_checks, save_tau_samples, validate_probed, verify_probe_mapping
 
 ONNX_FILE = "model.onnx"
 FLOAT_FILE = "model_float32.tflite"
@@ -171,8 +173,8 @@ def _convert_into(tmp: Path, ckpt, checkpoint, model, sets, opts: ConvertOptions
 
         if opts.tflm:
             step("TensorFlow Lite Micro")
-            from quantize.tflm import TFLMPredictor, compare_int_outputs, probe_arena
-            from quantize.tflm_divergence import first_divergence
+            from quantize.runtimes.tflm import TFLMPredictor, compare_int_outputs, probe_arena
+            from quantize.validate.divergence import first_divergence
 
             arena = probe_arena(tmp / INT8_FILE, sets.validation[:1])
             tflm = TFLMPredictor(tmp / INT8_FILE, build, arena_size=arena["recommended_bytes"])

@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from drsn_edge.errors import DrsnError
-from quantize.runtimes import quantize_input
-from quantize.tflite_graph import op_names, read_model, tensor_name
-from quantize.tflm import _default_arena, _quantization, load_interpreter
+from quantize.runtimes.base import quantize_input
+from quantize.tflite.graph import op_names, read_model, tensor_name
+from quantize.runtimes.tflm import _default_arena, _quantization, load_interpreter
 
 FC_EXPLANATION = (
     "LiteRT's reference int8 FULLY_CONNECTED requantises in floating point, round(acc * s_in*s_w/s_out) "

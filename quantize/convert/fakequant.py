@@ -11,7 +11,7 @@ gradients, so the mirror can be fine-tuned (quantisation-aware training) and
 the float weights it updates are the model's own.
 
 Activation ranges are not learned: they are measured on calibration windows
-and chosen per tensor with the same rule ``convert`` uses (``quantize.ranges``),
+and chosen per tensor with the same rule ``convert`` uses (``quantize.convert.ranges``),
 so the converted int8 model and this mirror quantise alike.
 """
 from __future__ import annotations
@@ -27,7 +27,7 @@ from torch import nn
 from drsn_edge.models.blocks import ResidualUnit, Shortcut
 from drsn_edge.models.network import Net1d
 from drsn_edge.models.shrinkage import Shrinkage
-from quantize.ranges import Accumulator, RangeMethod, choose_range
+from quantize.convert.ranges import Accumulator, RangeMethod, choose_range
 
 LOGISTIC_RANGE = (0.0, 255.0 / 256.0)  # TFLite's fixed int8 logistic output: scale 1/256, zero point -128
 

@@ -9,9 +9,9 @@ import json
 from pathlib import Path
 
 from drsn_edge.outdir import atomic_output_dir, check_writable
-from quantize.report_data import ReportOptions, collect
-from quantize.report_plots import figures
-from quantize.report_render import render_html, render_markdown
+from quantize.report.data import ReportOptions, collect
+from quantize.report.plots import figures
+from quantize.report.render import render_html, render_markdown
 
 REPORT_FILES = ("report.html", "report.json", "report.md")
 

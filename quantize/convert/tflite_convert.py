@@ -14,7 +14,7 @@ import numpy as np
 
 from drsn_edge.errors import DrsnError
 from quantize.quiet import quiet_native
-from quantize.ranges import RangeMethod, intercept_calibration, rewrite_ranges
+from quantize.convert.ranges import RangeMethod, intercept_calibration, rewrite_ranges
 
 MODES = ("float32", "int8", "int16x8")
 

@@ -68,7 +68,7 @@ class TensorStats:
 
 class Accumulator:
     """Builds one tensor's ``TensorStats`` over calibration batches: extremes first, then the histogram
-    (shared by the TFLite calibration here and the PyTorch mirror in ``quantize.fakequant``)."""
+    (shared by the TFLite calibration here and the PyTorch mirror in ``quantize.convert.fakequant``)."""
 
     def __init__(self, lo: float = float("inf"), hi: float = float("-inf")) -> None:
         self.lo, self.hi = lo, hi
@@ -147,7 +147,7 @@ def collect_stats(calibrated: bytes, windows: np.ndarray) -> dict[int, TensorSta
     """Run the calibrated float model on ``windows`` (N, L) and histogram every activation tensor."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    from quantize.tflite_graph import read_model
+    from quantize.tflite.graph import read_model
 
     model = read_model(calibrated)
     indices = _activation_tensors(model)
@@ -173,7 +173,7 @@ def rewrite_ranges(calibrated: bytes, windows: np.ndarray, method: RangeMethod,
                    levels: int = 256) -> tuple[bytes, dict]:
     """The calibrated model with every activation range chosen by ``method`` for ``levels``-step
     activations (256 for int8, 65536 for int16), and what changed."""
-    from quantize.tflite_graph import read_model, write_model
+    from quantize.tflite.graph import read_model, write_model
 
     if method.name == "minmax":
         return calibrated, {}

@@ -10,7 +10,7 @@ int8 outputs here are what a device running the same ``.tflite`` computes.
   the model. Every probe runs in a subprocess: too small an arena can crash
   the interpreter, which must not take the caller down.
 * :func:`compare_int_outputs` compares the int outputs of two runtimes bit for
-  bit; :func:`quantize.tflm_divergence.first_divergence` finds the first op
+  bit; :func:`quantize.validate.divergence.first_divergence` finds the first op
   where TFLM and LiteRT's reference kernels part, and why.
 """
 from __future__ import annotations
@@ -28,9 +28,10 @@ from typing import Iterator
 import numpy as np
 
 from drsn_edge.errors import DrsnError
-from quantize.runtimes import BuildPredictor, dequantize, quantize_input
-from quantize.sidecar import BuildInfo
-from quantize.tflite_graph import op_names, read_model
+from drsn_edge.buildinfo import BuildInfo
+from drsn_edge.registry import Runtime, register_runtime
+from quantize.runtimes.base import BuildPredictor, dequantize, quantize_input
+from quantize.tflite.graph import op_names, read_model
 
 ARENA_ALIGNMENT = 16  # TFLM aligns every arena allocation to 16 bytes
 
@@ -356,3 +357,11 @@ def compare_int_outputs(a: np.ndarray, b: np.ndarray) -> dict:
             "identical_windows": int(np.sum(np.all(diff == 0, axis=1))) if n else 0,
             "max_lsb": int(diff.max()) if diff.size else 0,
             "top1_agreement": float(np.mean(np.argmax(a, axis=1) == np.argmax(b, axis=1))) if n else None}
+
+
+def _on_build(path: Path, info: BuildInfo) -> TFLMPredictor:
+    """The int8 model in TFLite Micro, with the arena ``convert`` measured for it (if it did)."""
+    return TFLMPredictor(path, info, arena_size=info.extra.get("tflm_arena_bytes"))
+
+
+register_runtime(Runtime("tflm", "TensorFlow Lite Micro", model=_on_build, roles=("int8",), order=30))

@@ -19,7 +19,8 @@ from drsn_edge.data.dataset import Windows
 from drsn_edge.errors import DrsnError
 from drsn_edge.evaluate import compare_cells, summarise, sweep_cells
 from drsn_edge.predictor import Predictor
-from quantize.sidecar import load_build_info
+from drsn_edge.buildinfo import load_build_info
+from quantize.report.inputs import build_predictors, evaluation_windows
 
 CELLS_PER_TASK = 3
 _OPENED: dict[str, tuple[list[Predictor], Windows]] = {}  # per worker process: build dir -> runtimes, windows
@@ -34,8 +35,6 @@ def _one_thread() -> None:
 
 
 def _worker_rows(build_dir: str, opts, cells: list) -> list[dict]:
-    from quantize.report_data import build_predictors, evaluation_windows
-
     if build_dir not in _OPENED:
         windows = evaluation_windows(opts, load_build_info(build_dir))
         _OPENED[build_dir] = (build_predictors(Path(build_dir), windows.x[:4])[0], windows)

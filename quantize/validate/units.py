@@ -17,10 +17,10 @@ import torch
 
 from drsn_edge.checkpoint import Checkpoint
 from drsn_edge.errors import DrsnError
-from quantize.onnx_export import Probed, probe_output_names, shrink_unit_names
-from quantize.runtimes import LiteRTPredictor
-from quantize.sidecar import BuildInfo
-from quantize.tflite_graph import signature_outputs
+from quantize.convert.onnx_export import Probed, probe_output_names, shrink_unit_names
+from quantize.runtimes.litert import LiteRTPredictor
+from drsn_edge.buildinfo import BuildInfo
+from quantize.tflite.graph import signature_outputs
 
 
 @dataclass
@@ -34,7 +34,7 @@ class Limits:
     unit_sqnr_db: float = 10.0  # every shrinkage unit's output
     dead_zone_agreement: float = 0.80  # share of float-zeroed positions int8 also zeroes (and reverse)
     tau_median_rel_error: float = 0.15  # median relative threshold error per unit
-    fakequant_top1_agreement: float = 0.97  # int8 vs its PyTorch fake-quantised mirror (quantize.fakequant)
+    fakequant_top1_agreement: float = 0.97  # int8 vs its PyTorch fake-quantised mirror (quantize.convert.fakequant)
     tflm_top1_agreement: float = 0.99  # TFLM vs LiteRT reference kernels (FC rounding differs, see tflm.py)
 
     def to_dict(self) -> dict:

@@ -17,9 +17,9 @@ from drsn_edge.checkpoint import Checkpoint
 from drsn_edge.data.spec import load_splits
 from drsn_edge.errors import DrsnError
 from drsn_edge.train import TrainConfig, fit
-from quantize.calibration import window_sets
-from quantize.fakequant import Int8Mirror
-from quantize.ranges import RangeMethod
+from quantize.convert.calibration import window_sets
+from quantize.convert.fakequant import Int8Mirror
+from quantize.convert.ranges import RangeMethod
 
 
 @dataclass

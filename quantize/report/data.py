@@ -4,141 +4,26 @@ The build directory is the source of truth: ``model.json`` gives the files and
 model facts, ``validation.json`` the per-unit statistics and the checkpoint
 path, ``probes.npz`` the sampled float vs int8 thresholds. Accuracy comes from
 one :func:`drsn_edge.evaluate.compare` over all runtimes on identical noisy
-windows (split over processes by ``report_sweep``), so the plots, tables and
+windows (split over processes by ``quantize.report.sweep``), so the plots, tables and
 verdict all read the same numbers.
 """
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from drsn_edge.checkpoint import load_checkpoint
-from drsn_edge.data.dataset import Windows
-from drsn_edge.data.noise import NOISE_TYPES
-from drsn_edge.data.spec import describe, load_windows
+from drsn_edge.buildinfo import BuildInfo, load_build_info
+from drsn_edge.data.spec import describe
 from drsn_edge.errors import DrsnError
-from drsn_edge.evaluate import SWEEP_SNRS_DB
-from drsn_edge.predictor import Predictor, TorchPredictor
-from quantize.report_sweep import sweep_build
-from quantize.runtimes import LiteRTPredictor, OnnxPredictor
-from quantize.sidecar import BuildInfo, load_build_info
+from drsn_edge.predictor import Predictor
+from quantize.report.inputs import INT8_NAME, ReportOptions, build_predictors, evaluation_windows, read_json
+from quantize.report.sweep import sweep_build
 
 FORMAT = "drsn-edge-report"
-INT8_NAME = "litert-int8"  # the deployable int8 model in LiteRT's reference kernels: "int8" on the page
 PROBES_FILE = "probes.npz"
-FLOAT_MATCH = 1e-3  # max |logit diff| for the checkpoint to count as the one that was converted
-
-
-@dataclass
-class ReportOptions:
-    """What to evaluate on; the defaults are the full sweep on the test split."""
-
-    data: str
-    split: str = "test"
-    noise_types: tuple[str, ...] = NOISE_TYPES
-    snrs_db: tuple[float, ...] = SWEEP_SNRS_DB
-    limit: int | None = None  # evenly spaced subset of the windows (quick looks, tests)
-    seed: int = 0  # noise seed, as `drsn-edge evaluate --seed`
-    channel: str = "DE"
-    latency_windows: int = 32
-    workers: int = 1  # processes for the sweep (see report_sweep)
-    progress: bool = True
-    _windows: dict = field(default_factory=dict, repr=False)  # window length -> Windows, shared by builds
-
-    def __post_init__(self) -> None:
-        if self.workers < 1:
-            raise DrsnError("--workers must be at least 1")
-        if self.limit is not None and self.limit < 1:
-            raise DrsnError("--limit must be positive")
-        if self.noise_types and not self.snrs_db:
-            raise DrsnError("noise types given but no SNR")
-        if not all(np.isfinite(self.snrs_db)):
-            raise DrsnError("SNRs must be finite numbers of dB")
-
-
-def _read_json(path: Path) -> dict:
-    if not path.is_file():
-        return {}
-    try:
-        return json.loads(path.read_text())
-    except ValueError as exc:
-        raise DrsnError(f"{path} is unreadable: {exc}") from None
-
-
-def _file(build_dir: Path, info: BuildInfo, role: str) -> Path | None:
-    name = info.files.get(role)
-    if name is None:
-        return None
-    path = build_dir / name
-    if not path.is_file():
-        raise DrsnError(f"build directory {build_dir} lacks {name} (listed in model.json)")
-    return path
-
-
-def _torch_reference(validation: dict, onnx: Predictor | None, probe: np.ndarray, notes: list[str]) -> Predictor | None:
-    """The PyTorch model if its checkpoint is still there and is the one that was converted."""
-    path = validation.get("checkpoint")
-    if not path or not Path(path).is_file():
-        notes.append(f"The checkpoint ({path or 'not recorded'}) is gone, so the float reference is ONNX Runtime "
-                     "running the exported graph (convert found it within 1e-4 of PyTorch).")
-        return None
-    torch_pred = TorchPredictor(load_checkpoint(path))
-    if onnx is not None:
-        diff = float(np.max(np.abs(torch_pred.logits(probe) - onnx.logits(probe))))
-        if diff > FLOAT_MATCH:
-            notes.append(f"The checkpoint at {path} no longer matches this build (logits differ by {diff:.3g}), "
-                         "so the float reference is ONNX Runtime.")
-            return None
-    return torch_pred
-
-
-def build_predictors(build_dir: Path, probe: np.ndarray) -> tuple[list[Predictor], list[str]]:
-    """Every runtime the build supports, float reference first; notes say what is missing and why."""
-    info = load_build_info(build_dir)
-    validation = _read_json(build_dir / "validation.json")
-    notes: list[str] = []
-    int8_path = _file(build_dir, info, "int8")
-    if int8_path is None:
-        raise DrsnError(f"{build_dir} has no int8 model")
-    onnx_path = _file(build_dir, info, "onnx")
-    onnx = OnnxPredictor(onnx_path, info) if onnx_path else None
-    predictors: list[Predictor] = [p for p in (_torch_reference(validation, onnx, probe, notes), onnx) if p]
-    for role in ("float32", "int8", "int16x8"):
-        path = _file(build_dir, info, role)
-        if path is not None:
-            predictors.append(LiteRTPredictor(path, info))
-    if "int16x8" not in info.files:
-        notes.append("No int16x8 model in this build (convert --int16-activations adds one).")
-    try:
-        from quantize.tflm import TFLMPredictor
-
-        predictors.append(TFLMPredictor(int8_path, info, arena_size=info.extra.get("tflm_arena_bytes")))
-    except DrsnError as exc:
-        notes.append(f"TensorFlow Lite Micro left out: {exc}")
-    if predictors[0].name == INT8_NAME:
-        raise DrsnError(f"{build_dir} has no float model to compare the int8 model with")
-    return predictors, notes
-
-
-def evaluation_windows(opts: ReportOptions, build: BuildInfo) -> Windows:
-    """The evaluation windows for this build's window length (loaded once per length)."""
-    pre = build.preprocessing
-    if pre.window_length not in opts._windows:
-        windows = load_windows(opts.data, split=opts.split, window_length=pre.window_length, channel=opts.channel)
-        if opts.limit is not None and opts.limit < len(windows):
-            idx = np.unique(np.linspace(0, len(windows) - 1, opts.limit).round().astype(int))
-            windows = Windows(windows.x[idx], windows.y[idx], windows.classes, windows.sample_rate, windows.info)
-        opts._windows[pre.window_length] = windows
-    windows = opts._windows[pre.window_length]
-    if abs(windows.sample_rate - pre.sample_rate) > 1e-6:
-        raise DrsnError(f"data is sampled at {windows.sample_rate:g} Hz but {build.name} expects {pre.sample_rate:g} Hz")
-    pre.check(windows.x[:1])
-    return windows
 
 
 def latency_ms(predictor: Predictor, x: np.ndarray) -> float:
@@ -218,7 +103,7 @@ def collect_model(build_dir: str | Path, opts: ReportOptions) -> dict:
     """Everything the report shows about one build directory."""
     build_dir = Path(build_dir)
     info = load_build_info(build_dir)
-    validation = _read_json(build_dir / "validation.json")
+    validation = read_json(build_dir / "validation.json")
     windows = evaluation_windows(opts, info)
     timing = windows.x[:max(1, min(opts.latency_windows, len(windows)))]
     predictors, notes = build_predictors(build_dir, timing[:4])
