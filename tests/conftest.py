@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -27,10 +28,16 @@ def cwru_dir() -> Path:
 def cwru_model(cwru_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The paper-size DRSN-CW trained on the real CWRU 0 HP data (30 epochs: half the default, enough for
     the int8-vs-float agreement guard of issue 4; shared by several test files).
-    Threads are pinned: float sums, and so the trained weights, depend on the thread count."""
+    Threads are pinned: float sums, and so the trained weights, depend on the thread count.
+    $DRSN_TEST_CWRU_MODEL names a checkpoint made by exactly this command to reuse while developing
+    (several checkouts on one machine); CI does not set it and trains."""
     from drsn_edge.cli import main
 
     out = tmp_path_factory.mktemp("cwru") / "drsn_cw.pt"
+    reuse = os.environ.get("DRSN_TEST_CWRU_MODEL")
+    if reuse:
+        shutil.copyfile(reuse, out)
+        return out
     code = main(["train", "--data", f"cwru:{cwru_dir}", "--arch", "drsn-cw", "--epochs", "30",
                  "--seed", "0", "--threads", "2", "--out", str(out), "--quiet"])
     assert code == 0
