@@ -19,9 +19,11 @@ import numpy as np
 import torch
 
 from drsn_edge import __version__
+from drsn_edge.defaults import CHANNEL
 from drsn_edge.errors import DrsnError
 from drsn_edge.models import ModelConfig, Net1d, build_model
 from drsn_edge.preprocess import Preprocessing
+from drsn_edge.train_config import TrainConfig
 
 FORMAT = "drsn-edge-checkpoint"
 FORMAT_VERSION = 1
@@ -40,6 +42,14 @@ def plain(value: object) -> object:
     return json.loads(json.dumps(value, default=convert))
 
 
+@dataclass(frozen=True)
+class TrainingData:
+    """Where a checkpoint's training windows came from: what calibration, validation and fine-tuning reload."""
+
+    spec: str  # the data spec as resolved at training time (absolute paths)
+    channel: str  # CWRU accelerometer channel
+
+
 @dataclass
 class Checkpoint:
     """A trained model with the facts needed to use it on raw windows."""
@@ -55,6 +65,28 @@ class Checkpoint:
     @property
     def name(self) -> str:
         return self.training.get("name") or self.config.arch
+
+    def training_data(self, purpose: str = "use it") -> TrainingData:
+        """The ``training["data"]`` summary, typed; ``purpose`` completes the error when it is missing."""
+        data = self.training.get("data")
+        data = data if isinstance(data, dict) else {}
+        spec = data.get("spec_resolved") or data.get("spec")
+        if not isinstance(spec, str) or not spec:
+            raise DrsnError(f"the checkpoint does not say what data it was trained on; cannot {purpose}")
+        channel = data.get("channel", CHANNEL)
+        if not isinstance(channel, str):
+            raise DrsnError(f"the checkpoint's training channel is not a name: {channel!r}")
+        return TrainingData(spec=spec, channel=channel)
+
+    def train_config(self) -> TrainConfig:
+        """The ``training["config"]`` the model was trained with (defaults for what it does not record)."""
+        config = self.training.get("config", {})
+        if not isinstance(config, dict):
+            raise DrsnError("the checkpoint's training config is not a mapping")
+        try:
+            return TrainConfig.from_dict(config)
+        except (TypeError, ValueError) as exc:
+            raise DrsnError(f"the checkpoint's training config is invalid: {exc}") from None
 
     def build(self) -> Net1d:
         """The network with these weights, in eval mode."""

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
+from drsn_edge.defaults import SAMPLE_RATE, WINDOW_LENGTH
 from drsn_edge.errors import DrsnError
 
 NORMALISATIONS = ("window", "global", "none")
@@ -21,8 +22,8 @@ NORMALISATIONS = ("window", "global", "none")
 class Preprocessing:
     """``window``: per-window z-score; ``global``: fixed ``(x - mean) / std``; ``none``."""
 
-    window_length: int = 2048
-    sample_rate: float = 12000.0
+    window_length: int = WINDOW_LENGTH
+    sample_rate: float = SAMPLE_RATE
     normalisation: str = "window"
     mean: float = 0.0
     std: float = 1.0

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Callable
 
 import numpy as np
@@ -19,49 +19,11 @@ from tqdm import tqdm
 from drsn_edge import __version__
 from drsn_edge.checkpoint import Checkpoint
 from drsn_edge.data.dataset import Splits, Windows
-from drsn_edge.data.noise import NOISE_TYPES, add_noise
+from drsn_edge.data.noise import add_noise
 from drsn_edge.errors import DrsnError
 from drsn_edge.models import ModelConfig, build_model, count_macs, count_parameters
 from drsn_edge.preprocess import Preprocessing
-
-
-@dataclass
-class TrainConfig:
-    """How to train; stored in the checkpoint so a run can be repeated."""
-
-    epochs: int = 60
-    batch_size: int = 64
-    lr: float = 3e-3
-    weight_decay: float = 1e-4
-    optimizer: str = "adamw"  # or "sgd" (momentum 0.9, as in the paper)
-    noise: list[str] = field(default_factory=lambda: list(NOISE_TYPES))
-    snr_db: tuple[float, float] = (-5.0, 5.0)
-    clean_fraction: float = 0.2
-    patience: int = 20
-    seed: int = 0
-    threads: int = 0  # 0: leave torch's default
-
-    def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
-            raise DrsnError("epochs, batch size and learning rate must be positive")
-        if self.optimizer not in ("adamw", "sgd"):
-            raise DrsnError(f"unknown optimizer '{self.optimizer}' (choose adamw or sgd)")
-        unknown = [n for n in self.noise if n not in NOISE_TYPES]
-        if unknown:
-            raise DrsnError(f"unknown noise type(s): {', '.join(unknown)}")
-        if not 0.0 <= self.clean_fraction <= 1.0:
-            raise DrsnError("clean fraction must lie in [0, 1]")
-        low, high = self.snr_db
-        if low > high:
-            raise DrsnError(f"SNR range {low},{high} is reversed")
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "TrainConfig":
-        """Rebuild from a checkpoint's summary (lists back to tuples; unknown keys ignored)."""
-        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        if "snr_db" in known:
-            known["snr_db"] = tuple(known["snr_db"])
-        return cls(**known)
+from drsn_edge.train_config import TrainConfig
 
 
 def noise_mix(windows: Windows, cfg: TrainConfig, rng: np.random.Generator) -> np.ndarray:

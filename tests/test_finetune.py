@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,9 @@ from drsn_edge.checkpoint import load_checkpoint
 from drsn_edge.cli import main
 from drsn_edge.data.npz import write_npz
 from drsn_edge.data.synthetic import generate
+
+# the subprocess runs elsewhere, so point it at this checkout's code, not whatever is installed
+CHECKOUT_ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
 
 SMALL_NET = ["--window-length", "512", "--widths", "4,8", "--units-per-stage", "2", "--batch-size", "16",
              "--lr", "0.01", "--snr", "0,10"]
@@ -58,5 +62,5 @@ def test_bad_finetune_input_is_one_line(tuned: dict[str, Path]) -> None:
                        ([str(tuned["base"]), "--out", "x.pt", "--epochs", "0"], "positive"),
                        ([str(tuned["base"]), "--out", "x.pt", "--ranges", "max"], "range method")):
         proc = subprocess.run([sys.executable, "-m", "drsn_edge.cli", "finetune", *args], capture_output=True,
-                              text=True, timeout=120, cwd=tuned["root"])
+                              text=True, timeout=120, cwd=tuned["root"], env=CHECKOUT_ENV)
         assert proc.returncode == 2 and text in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr

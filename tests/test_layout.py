@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("drsn_edge", "quantize", "firmware_export")
 CONSUMERS = ("quantize", "firmware_export")
 MAX_LINES = 400
-NOT_YET_SPLIT = {"firmware_export/pi/runner/drsn_runner.py", "drsn_edge/cli.py"}  # being split (issue 11)
+NOT_YET_SPLIT = {"firmware_export/pi/runner/drsn_runner.py"}  # being split (issue 11)
 
 
 def _imported_modules(path: Path) -> set[str]:
@@ -25,7 +25,9 @@ def _imported_modules(path: Path) -> set[str]:
 
 
 def _core_modules() -> list[Path]:
-    return sorted(p for p in (ROOT / "drsn_edge").rglob("*.py") if p.name != "cli.py")
+    """Everything in drsn_edge/ but the command line, which is where the stages meet."""
+    cli = ROOT / "drsn_edge" / "cli"
+    return sorted(p for p in (ROOT / "drsn_edge").rglob("*.py") if cli not in p.parents)
 
 
 @pytest.mark.parametrize("path", _core_modules(), ids=lambda p: str(p.relative_to(ROOT)))

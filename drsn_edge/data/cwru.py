@@ -21,6 +21,7 @@ from scipy.signal import resample_poly
 from drsn_edge.data.classes import BEARING_CLASSES
 from drsn_edge.data.dataset import Splits, Windows
 from drsn_edge.data.windowing import _positive_int, frame, split_spans
+from drsn_edge.defaults import CHANNEL, SAMPLE_RATE, WINDOW_LENGTH
 from drsn_edge.errors import DrsnError
 
 CHANNELS = {"DE": "drive end", "FE": "fan end", "BA": "base"}
@@ -181,7 +182,7 @@ def _read_channel(path: Path, channel: str, record: int | None) -> tuple[str, np
     return key, arr.reshape(-1).astype(np.float64, copy=False)
 
 
-def load_recording(path: str | Path, channel: str = "DE", target_rate: float = 12000.0) -> Recording:
+def load_recording(path: str | Path, channel: str = CHANNEL, target_rate: float = SAMPLE_RATE) -> Recording:
     """One channel of one CWRU file, resampled to ``target_rate`` if its record rate differs."""
     path = Path(path)
     ch = _check_channel(channel)
@@ -217,12 +218,12 @@ def _list_files(directory: Path) -> list[Path]:
 
 def load_cwru(
     directory: str | Path,
-    channel: str = "DE",
-    window_length: int = 2048,
+    channel: str = CHANNEL,
+    window_length: int = WINDOW_LENGTH,
     train_hop: int = 256,
     eval_hop: int = 256,
     fractions: tuple[float, float, float] = (0.7, 0.15, 0.15),
-    target_rate: float = 12000.0,
+    target_rate: float = SAMPLE_RATE,
 ) -> Splits:
     """Every .mat in ``directory`` (or one .mat file), split in time per recording, then windowed."""
     directory = Path(directory)

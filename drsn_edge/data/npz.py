@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from drsn_edge.data.dataset import Windows
+from drsn_edge.defaults import SAMPLE_RATE
 from drsn_edge.errors import DrsnError
 
-DEFAULT_SAMPLE_RATE = 12000.0
+DEFAULT_SAMPLE_RATE = SAMPLE_RATE  # when the file does not say
 REQUIRED_KEYS = ("x", "y", "classes")
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from drsn_edge.data.dataset import Splits, Windows
+from drsn_edge.defaults import CHANNEL, WINDOW_LENGTH
 from drsn_edge.errors import DrsnError
 
 SPLIT_NAMES = ("train", "val", "test")
@@ -59,7 +60,7 @@ def _split_npz(windows: Windows, fractions: tuple[float, float, float] = (0.7, 0
     return Splits(*(take(name) for name in SPLIT_NAMES))
 
 
-def load_splits(spec: str, window_length: int = 2048, channel: str = "DE") -> Splits:
+def load_splits(spec: str, window_length: int = WINDOW_LENGTH, channel: str = CHANNEL) -> Splits:
     """Train / validation / test windows for ``spec`` (disjoint by construction)."""
     from drsn_edge.data import cwru, npz, synthetic  # local: keep CLI start-up light
 
@@ -73,7 +74,8 @@ def load_splits(spec: str, window_length: int = 2048, channel: str = "DE") -> Sp
     return _split_npz(windows)
 
 
-def load_windows(spec: str, split: str = "test", window_length: int = 2048, channel: str = "DE") -> Windows:
+def load_windows(spec: str, split: str = "test", window_length: int = WINDOW_LENGTH,
+                 channel: str = CHANNEL) -> Windows:
     """Windows to evaluate on: one split of a source, or a whole ``.npz`` file (``split='all'``)."""
     from drsn_edge.data import npz
 

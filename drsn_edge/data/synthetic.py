@@ -21,6 +21,7 @@ import numpy as np
 
 from drsn_edge.data.classes import BEARING_CLASSES, BPFI_ORDER, BPFO_ORDER, BSF_ORDER, FTF_ORDER
 from drsn_edge.data.dataset import Splits, Windows
+from drsn_edge.defaults import SAMPLE_RATE, WINDOW_LENGTH
 from drsn_edge.errors import DrsnError
 
 # CWRU's rig runs at 1797 rpm at 0 HP down to ~1730 rpm at 3 HP; cover that span.
@@ -165,8 +166,8 @@ def _build(n_per_class: int, window_length: int, sample_rate: float, seed_seq: n
 
 def generate(
     n_per_class: int,
-    window_length: int = 2048,
-    sample_rate: float = 12000.0,
+    window_length: int = WINDOW_LENGTH,
+    sample_rate: float = SAMPLE_RATE,
     seed: int = 0,
     rpm_range: tuple[float, float] = DEFAULT_RPM_RANGE,
 ) -> Windows:
@@ -183,8 +184,8 @@ def synthetic_splits(
     n_train_per_class: int = 300,
     n_val_per_class: int = 60,
     n_test_per_class: int = 100,
-    window_length: int = 2048,
-    sample_rate: float = 12000.0,
+    window_length: int = WINDOW_LENGTH,
+    sample_rate: float = SAMPLE_RATE,
     seed: int = 0,
     rpm_range: tuple[float, float] = DEFAULT_RPM_RANGE,
 ) -> Splits:

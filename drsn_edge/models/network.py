@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from drsn_edge.defaults import WINDOW_LENGTH
 from drsn_edge.errors import DrsnError
 from drsn_edge.models.blocks import ResidualUnit
 
@@ -28,7 +29,7 @@ class ModelConfig:
     """
 
     arch: str = "drsn-cw"
-    in_length: int = 2048
+    in_length: int = WINDOW_LENGTH
     num_classes: int = 10
     stem_channels: int = 4
     stem_stride: int = 2

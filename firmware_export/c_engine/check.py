@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from drsn_edge.defaults import CHANNEL
 from drsn_edge.errors import DrsnError
 from drsn_edge.preprocess import Preprocessing
 from drsn_edge.registry import get_runtime
@@ -40,7 +41,7 @@ def _reference(kind: str, model: Path, build: BuildInfo, x: np.ndarray, progress
 
 
 def run_check(fw_dir: str | Path, spec: str, split: str = "test", limit: int | None = None, runner: str = "host",
-              tflm: bool = False, channel: str = "DE", progress: bool = True) -> dict:
+              tflm: bool = False, channel: str = CHANNEL, progress: bool = True) -> dict:
     """Run the engine on the data's windows; agreement with LiteRT int8 (and TFLite Micro, when installed)."""
     from drsn_edge.data.spec import load_windows
     from drsn_edge.evaluate import labels_in_model_order

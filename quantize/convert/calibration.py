@@ -45,8 +45,7 @@ def _pick(windows: Windows, n: int, rng: np.random.Generator) -> Windows:
 def _load(spec: str, ckpt: Checkpoint, what: str) -> Splits:
     pre = ckpt.preprocessing
     try:
-        source = load_splits(spec, window_length=pre.window_length,
-                             channel=ckpt.training.get("data", {}).get("channel", "DE"))
+        source = load_splits(spec, window_length=pre.window_length, channel=ckpt.training_data().channel)
     except DrsnError as exc:
         raise DrsnError(f"cannot load {what}: {exc}") from None
     for part in (source.train, source.val):
@@ -62,7 +61,7 @@ def _load_calibration(spec: str, ckpt: Checkpoint) -> Windows:
     split = "all" if parse_spec(spec)[0] == "npz" else "train"
     try:
         windows = load_windows(spec, split=split, window_length=pre.window_length,
-                               channel=ckpt.training.get("data", {}).get("channel", "DE"))
+                               channel=ckpt.training_data().channel)
     except DrsnError as exc:
         raise DrsnError(f"cannot load calibration data {spec}: {exc}") from None
     if windows.window_length != pre.window_length:
@@ -86,11 +85,8 @@ def window_sets(
     """
     if calib_size < 1 or val_size < 1:
         raise DrsnError("calibration and validation sizes must be positive")
-    data = ckpt.training.get("data", {})
-    spec = data.get("spec_resolved") or data.get("spec")
-    if not spec:
-        raise DrsnError("the checkpoint does not say what data it was trained on; cannot validate")
-    cfg = TrainConfig.from_dict(ckpt.training.get("config", {}))
+    spec = ckpt.training_data("validate").spec
+    cfg = ckpt.train_config()
     rng = np.random.default_rng(seed)
     own = _load(spec, ckpt, f"the checkpoint's training data ({spec})")
     calib_windows = _load_calibration(calib_spec, ckpt) if calib_spec else own.train

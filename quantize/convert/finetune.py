@@ -39,12 +39,9 @@ class FinetuneConfig:
 
 def finetune(ckpt: Checkpoint, cfg: FinetuneConfig, progress: bool = True) -> Checkpoint:
     """Quantisation-aware fine-tuning of ``ckpt`` on the data it was trained on."""
-    data = ckpt.training.get("data", {})
-    spec = data.get("spec_resolved") or data.get("spec")
-    if not spec:
-        raise DrsnError("the checkpoint does not say what data it was trained on; cannot fine-tune")
-    splits = load_splits(spec, window_length=ckpt.preprocessing.window_length, channel=data.get("channel", "DE"))
-    base = TrainConfig.from_dict(ckpt.training.get("config", {}))
+    data = ckpt.training_data("fine-tune")
+    splits = load_splits(data.spec, window_length=ckpt.preprocessing.window_length, channel=data.channel)
+    base = ckpt.train_config()
     train_cfg = TrainConfig(**{**base.__dict__, "epochs": cfg.epochs, "lr": cfg.lr, "batch_size": cfg.batch_size,
                                "seed": cfg.seed, "patience": cfg.epochs})
     calibration = window_sets(ckpt, None, cfg.calib_size, 1, cfg.seed).calibration

@@ -13,6 +13,7 @@ from drsn_edge.checkpoint import load_checkpoint
 from drsn_edge.data.dataset import Windows
 from drsn_edge.data.noise import NOISE_TYPES
 from drsn_edge.data.spec import load_windows
+from drsn_edge.defaults import CHANNEL
 from drsn_edge.errors import DrsnError
 from drsn_edge.evaluate import SWEEP_SNRS_DB
 from drsn_edge.predictor import Predictor, TorchPredictor
@@ -33,7 +34,7 @@ class ReportOptions:
     snrs_db: tuple[float, ...] = SWEEP_SNRS_DB
     limit: int | None = None  # evenly spaced subset of the windows (quick looks, tests)
     seed: int = 0  # noise seed, as `drsn-edge evaluate --seed`
-    channel: str = "DE"
+    channel: str = CHANNEL
     latency_windows: int = 32
     workers: int = 1  # processes for the sweep (see report_sweep)
     progress: bool = True

@@ -1,0 +1,183 @@
+"""``train``, ``finetune`` and ``evaluate``: the commands that make and measure a checkpoint."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from drsn_edge.cli.args import DATA_HELP, csv, int_list, write_json
+from drsn_edge.defaults import CHANNEL, WINDOW_LENGTH, field_default
+from drsn_edge.errors import DrsnError
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from drsn_edge.checkpoint import save_checkpoint
+    from drsn_edge.data.noise import parse_noise_types, parse_snr
+    from drsn_edge.data.spec import describe, load_splits, resolve_spec
+    from drsn_edge.evaluate import evaluate
+    from drsn_edge.models import ModelConfig
+    from drsn_edge.predictor import TorchPredictor
+    from drsn_edge.preprocess import Preprocessing
+    from drsn_edge.train import TrainConfig, train
+
+    # settings first, so a typo fails before any data is read; train() takes the length from the data
+    model_config = ModelConfig(
+        arch=args.arch,
+        in_length=args.window_length or WINDOW_LENGTH,
+        widths=int_list(args.widths),
+        units_per_stage=args.units_per_stage,
+        kernel_size=args.kernel_size,
+        shortcut=args.shortcut,
+    )
+    snr = parse_snr(args.snr)
+    noise = [] if args.noise.strip().lower() == "none" else parse_noise_types(args.noise)
+    cfg = TrainConfig(
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
+        weight_decay=args.weight_decay, noise=noise, snr_db=snr if isinstance(snr, tuple) else (snr, snr),
+        clean_fraction=args.clean_fraction, patience=args.patience, seed=args.seed, threads=args.threads,
+    )
+    out = Path(args.out)
+    if out.exists() and out.is_dir():
+        raise DrsnError(f"--out {out} is a directory; give a file name such as {out / 'model.pt'}")
+    splits = load_splits(args.data, window_length=args.window_length or WINDOW_LENGTH, channel=args.channel)
+    window_length = splits.train.window_length
+    if args.window_length and window_length != args.window_length:
+        raise DrsnError(f"data windows have {window_length} samples but --window-length is {args.window_length}")
+    pre = Preprocessing(window_length=window_length, sample_rate=splits.train.sample_rate,
+                        normalisation=args.normalisation)
+    summary = {"spec": args.data, "spec_resolved": resolve_spec(args.data), "channel": args.channel,
+               "train": describe(splits.train), "val": describe(splits.val), "test": describe(splits.test)}
+    ckpt = train(splits, model_config, cfg, pre, data_summary=summary, progress=not args.quiet)
+    ckpt.training["name"] = args.name or (out.stem if out.stem != "model" else args.arch)
+    test = evaluate(TorchPredictor(ckpt), splits.test)
+    ckpt.metrics["test_accuracy"] = test["accuracy"]
+    save_checkpoint(ckpt, out)
+    print(f"saved {out}: {ckpt.config.arch}, {ckpt.training['parameters']} parameters, "
+          f"best epoch {ckpt.training['best_epoch']}/{ckpt.training['epochs_run']}, "
+          f"val accuracy {ckpt.metrics['val_accuracy']:.4f}, clean test accuracy {test['accuracy']:.4f}")
+    return 0
+
+
+def cmd_finetune(args: argparse.Namespace) -> int:
+    from drsn_edge.checkpoint import load_checkpoint, save_checkpoint
+    from quantize.convert.finetune import FinetuneConfig, finetune
+
+    cfg = FinetuneConfig(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, calib_size=args.calib_size,
+                         ranges=args.ranges, seed=args.seed)
+    out = Path(args.out)
+    if out.exists() and out.is_dir():
+        raise DrsnError(f"--out {out} is a directory; give a file name such as {out / 'model_qat.pt'}")
+    ckpt = load_checkpoint(args.model)
+    tuned = finetune(ckpt, cfg, progress=not args.quiet)
+    tuned.training["name"] = args.name or f"{ckpt.name}-qat"
+    save_checkpoint(tuned, out)
+    info = tuned.training["finetune"]
+    print(f"saved {out}: quantisation-aware fine-tuning, best epoch {info['best_epoch']}/{info['epochs_run']}; "
+          f"clean validation accuracy of the fake-quantised model {info['clean_val_accuracy_fakequant_before']:.4f}"
+          f" -> {info['clean_val_accuracy_fakequant_after']:.4f}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from drsn_edge.data.noise import NOISE_TYPES, parse_snr
+    from drsn_edge.data.spec import load_windows
+    from drsn_edge.evaluate import confusion_table, evaluate, sweep, sweep_table
+    from drsn_edge.registry import load_predictor
+
+    predictor = load_predictor(args.model)
+    pre = predictor.preprocessing
+    windows = load_windows(args.data, split=args.split, window_length=pre.window_length, channel=args.channel)
+    if abs(windows.sample_rate - pre.sample_rate) > 1e-6:
+        raise DrsnError(f"data is sampled at {windows.sample_rate:g} Hz but the model expects {pre.sample_rate:g} Hz")
+    pre.check(windows.x[:1])  # wrong window length -> one clear line before any work
+    if args.sweep:
+        result = sweep(predictor, windows, seed=args.seed, progress=not args.quiet)
+        result["accuracy"] = result["clean"]
+        print(sweep_table(result))
+    else:
+        if args.noise and args.noise not in NOISE_TYPES:
+            raise DrsnError(f"unknown noise type '{args.noise}' (choose from {', '.join(NOISE_TYPES)})")
+        snr = parse_snr(args.snr) if args.snr is not None else None
+        if isinstance(snr, tuple):
+            raise DrsnError("evaluate takes a single SNR (use --sweep for a range)")
+        if args.noise and snr is None:
+            raise DrsnError("--noise needs --snr DB")
+        result = evaluate(predictor, windows, args.noise, snr, seed=args.seed)
+        cond = "clean" if not args.noise else f"{args.noise} noise at {snr:g} dB"
+        print(f"{predictor.name}: accuracy {result['accuracy']:.4f} on {result['n']} windows ({cond})")
+        print(confusion_table(result))
+    result.update({"model_path": str(args.model), "data": args.data, "split": args.split})
+    if args.json:
+        write_json(args.json, result)
+    return 0
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    from drsn_edge.models import ARCHS, ModelConfig
+    from drsn_edge.preprocess import Preprocessing
+    from drsn_edge.train_config import TrainConfig
+    from quantize.convert.finetune import FinetuneConfig
+
+    def train_default(name: str):
+        return field_default(TrainConfig, name)
+
+    def model_default(name: str):
+        return field_default(ModelConfig, name)
+
+    p = sub.add_parser("train", help="train a model and save a self-describing checkpoint")
+    p.add_argument("--data", default="synthetic", help=DATA_HELP)
+    p.add_argument("--arch", default=model_default("arch"), help=f"one of {', '.join(ARCHS)}")
+    p.add_argument("--epochs", type=int, default=train_default("epochs"))
+    p.add_argument("--batch-size", type=int, default=train_default("batch_size"))
+    p.add_argument("--lr", type=float, default=train_default("lr"))
+    p.add_argument("--optimizer", default=train_default("optimizer"), help="adamw or sgd")
+    p.add_argument("--weight-decay", type=float, default=train_default("weight_decay"))
+    p.add_argument("--noise", default=csv(train_default("noise")), help="training noise mix, 'all' or 'none'")
+    p.add_argument("--snr", default=csv(f"{v:g}" for v in train_default("snr_db")),
+                   help="SNR range in dB drawn per window, LOW,HIGH")
+    p.add_argument("--clean-fraction", type=float, default=train_default("clean_fraction"),
+                   help="share of windows left clean each epoch")
+    p.add_argument("--patience", type=int, default=train_default("patience"),
+                   help="stop after this many epochs without improvement")
+    p.add_argument("--seed", type=int, default=train_default("seed"))
+    p.add_argument("--threads", type=int, default=train_default("threads"), help="torch threads (0: default)")
+    p.add_argument("--window-length", type=int, default=None,
+                   help=f"samples per window (default {WINDOW_LENGTH}; an .npz brings its own)")
+    p.add_argument("--channel", default=CHANNEL, help="CWRU channel: DE, FE or BA")
+    p.add_argument("--normalisation", default=field_default(Preprocessing, "normalisation"),
+                   help="window (per-window z-score), global or none")
+    p.add_argument("--widths", default=csv(model_default("widths")), help="channels per stage")
+    p.add_argument("--units-per-stage", type=int, default=model_default("units_per_stage"))
+    p.add_argument("--kernel-size", type=int, default=model_default("kernel_size"))
+    p.add_argument("--shortcut", default=model_default("shortcut"), help="pad (paper) or conv (1x1)")
+    p.add_argument("--name", default=None, help="model name used by later tools")
+    p.add_argument("--out", default="model.pt")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("finetune", help="quantisation-aware fine-tuning of a checkpoint through an int8 mirror")
+    p.add_argument("model", help="a drsn-edge checkpoint (.pt)")
+    p.add_argument("--out", required=True, help="fine-tuned checkpoint (.pt)")
+    p.add_argument("--epochs", type=int, default=field_default(FinetuneConfig, "epochs"))
+    p.add_argument("--lr", type=float, default=field_default(FinetuneConfig, "lr"))
+    p.add_argument("--batch-size", type=int, default=field_default(FinetuneConfig, "batch_size"))
+    p.add_argument("--calib-size", type=int, default=field_default(FinetuneConfig, "calib_size"),
+                   help="windows the activation ranges are measured on")
+    p.add_argument("--ranges", default=field_default(FinetuneConfig, "ranges"),
+                   help="activation range rule (as for convert)")
+    p.add_argument("--seed", type=int, default=field_default(FinetuneConfig, "seed"))
+    p.add_argument("--name", default=None)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_finetune)
+
+    p = sub.add_parser("evaluate", help="accuracy, per-class accuracy and confusion matrix")
+    p.add_argument("model", help="model file (.pt, or any runtime's model file)")
+    p.add_argument("--data", required=True, help=DATA_HELP)
+    p.add_argument("--split", default="test", help="train, val or test (an .npz is used whole)")
+    p.add_argument("--noise", default=None, help="gaussian, laplacian or pink")
+    p.add_argument("--snr", default=None, help="SNR in dB for --noise")
+    p.add_argument("--sweep", action="store_true", help="every noise type at -5 ... 5 dB")
+    p.add_argument("--seed", type=int, default=0, help="noise seed")
+    p.add_argument("--channel", default=CHANNEL)
+    p.add_argument("--json", default=None, help="write the full result here")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_evaluate)
