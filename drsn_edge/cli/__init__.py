@@ -1,31 +1,44 @@
 """The ``drsn-edge`` command: one sub-command per stage of the pipeline.
 
 Every user-fixable problem surfaces as one ``error: ...`` line and exit code 2;
-tracebacks are reserved for bugs. Each stage's commands live in their own
-module here and add their parsers through ``add_parsers``.
+tracebacks are reserved for bugs. The core's commands (``train``,
+``evaluate``) live here; each later stage adds its own (``quantize.cli``,
+``firmware_export.cli``) through the ``drsn_edge.commands`` entry-point group:
+a module with ``add_parsers(subparsers)`` and an ``ORDER`` for the help list.
 """
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
+from importlib.metadata import entry_points
+from types import ModuleType
 from typing import Callable
 
 from drsn_edge.cli.args import attach_negative_values
 from drsn_edge.errors import DrsnError
 
 EXIT_USER_ERROR = 2
+ENTRY_POINT_GROUP = "drsn_edge.commands"
+
+
+def command_modules() -> list[ModuleType]:
+    """The core's commands and every installed stage's, in help order."""
+    from drsn_edge.cli import training
+
+    modules = [training] + [importlib.import_module(point.value) for point in entry_points(group=ENTRY_POINT_GROUP)]
+    return sorted(modules, key=lambda module: getattr(module, "ORDER", 100))
 
 
 def build_parser() -> argparse.ArgumentParser:
     from drsn_edge import __version__
-    from drsn_edge.cli import conversion, devices, training
 
     parser = argparse.ArgumentParser(prog="drsn-edge", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"drsn-edge {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for stage in (training, conversion, devices):
-        stage.add_parsers(sub)
+    for module in command_modules():
+        module.add_parsers(sub)
     return parser
 
 

@@ -1,4 +1,5 @@
-"""``train``, ``finetune`` and ``evaluate``: the commands that make and measure a checkpoint."""
+"""``train`` and ``evaluate``: the commands that make and measure a checkpoint."""
+
 from __future__ import annotations
 
 import argparse
@@ -57,26 +58,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_finetune(args: argparse.Namespace) -> int:
-    from drsn_edge.checkpoint import load_checkpoint, save_checkpoint
-    from quantize.convert.finetune import FinetuneConfig, finetune
-
-    cfg = FinetuneConfig(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, calib_size=args.calib_size,
-                         ranges=args.ranges, seed=args.seed)
-    out = Path(args.out)
-    if out.exists() and out.is_dir():
-        raise DrsnError(f"--out {out} is a directory; give a file name such as {out / 'model_qat.pt'}")
-    ckpt = load_checkpoint(args.model)
-    tuned = finetune(ckpt, cfg, progress=not args.quiet)
-    tuned.training["name"] = args.name or f"{ckpt.name}-qat"
-    save_checkpoint(tuned, out)
-    info = tuned.training["finetune"]
-    print(f"saved {out}: quantisation-aware fine-tuning, best epoch {info['best_epoch']}/{info['epochs_run']}; "
-          f"clean validation accuracy of the fake-quantised model {info['clean_val_accuracy_fakequant_before']:.4f}"
-          f" -> {info['clean_val_accuracy_fakequant_after']:.4f}")
-    return 0
-
-
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from drsn_edge.data.noise import NOISE_TYPES, parse_snr
     from drsn_edge.data.spec import load_windows
@@ -111,11 +92,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+ORDER = 0  # first in the command list
+
+
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     from drsn_edge.models import ARCHS, ModelConfig
     from drsn_edge.preprocess import Preprocessing
     from drsn_edge.train_config import TrainConfig
-    from quantize.convert.finetune import FinetuneConfig
 
     def train_default(name: str):
         return field_default(TrainConfig, name)
@@ -153,21 +136,6 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="model.pt")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
-
-    p = sub.add_parser("finetune", help="quantisation-aware fine-tuning of a checkpoint through an int8 mirror")
-    p.add_argument("model", help="a drsn-edge checkpoint (.pt)")
-    p.add_argument("--out", required=True, help="fine-tuned checkpoint (.pt)")
-    p.add_argument("--epochs", type=int, default=field_default(FinetuneConfig, "epochs"))
-    p.add_argument("--lr", type=float, default=field_default(FinetuneConfig, "lr"))
-    p.add_argument("--batch-size", type=int, default=field_default(FinetuneConfig, "batch_size"))
-    p.add_argument("--calib-size", type=int, default=field_default(FinetuneConfig, "calib_size"),
-                   help="windows the activation ranges are measured on")
-    p.add_argument("--ranges", default=field_default(FinetuneConfig, "ranges"),
-                   help="activation range rule (as for convert)")
-    p.add_argument("--seed", type=int, default=field_default(FinetuneConfig, "seed"))
-    p.add_argument("--name", default=None)
-    p.add_argument("--quiet", action="store_true")
-    p.set_defaults(func=cmd_finetune)
 
     p = sub.add_parser("evaluate", help="accuracy, per-class accuracy and confusion matrix")
     p.add_argument("model", help="model file (.pt, or any runtime's model file)")

@@ -1,4 +1,5 @@
-"""``convert`` and ``report``: a checkpoint into a validated build directory, and builds into a report."""
+"""The quantisation stage's commands: ``finetune`` (quantisation-aware), ``convert`` (a checkpoint into a
+validated build directory) and ``report`` (builds into the accuracy-vs-quantisation report)."""
 from __future__ import annotations
 
 import argparse
@@ -7,6 +8,28 @@ import sys
 from pathlib import Path
 
 from drsn_edge.cli.args import DATA_HELP, csv, snr_list
+from drsn_edge.defaults import field_default
+from drsn_edge.errors import DrsnError
+
+
+def cmd_finetune(args: argparse.Namespace) -> int:
+    from drsn_edge.checkpoint import load_checkpoint, save_checkpoint
+    from quantize.convert.finetune import FinetuneConfig, finetune
+
+    cfg = FinetuneConfig(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, calib_size=args.calib_size,
+                         ranges=args.ranges, seed=args.seed)
+    out = Path(args.out)
+    if out.exists() and out.is_dir():
+        raise DrsnError(f"--out {out} is a directory; give a file name such as {out / 'model_qat.pt'}")
+    ckpt = load_checkpoint(args.model)
+    tuned = finetune(ckpt, cfg, progress=not args.quiet)
+    tuned.training["name"] = args.name or f"{ckpt.name}-qat"
+    save_checkpoint(tuned, out)
+    info = tuned.training["finetune"]
+    print(f"saved {out}: quantisation-aware fine-tuning, best epoch {info['best_epoch']}/{info['epochs_run']}; "
+          f"clean validation accuracy of the fake-quantised model {info['clean_val_accuracy_fakequant_before']:.4f}"
+          f" -> {info['clean_val_accuracy_fakequant_after']:.4f}")
+    return 0
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
@@ -55,7 +78,6 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def _add_report_options(p: argparse.ArgumentParser, prefix: str = "") -> None:
     """Report settings; ``convert --report`` takes them as --report-snr etc., beside its own --seed."""
-    from drsn_edge.defaults import field_default
     from quantize.report.inputs import ReportOptions
 
     def default(name: str):
@@ -75,9 +97,27 @@ def _add_report_options(p: argparse.ArgumentParser, prefix: str = "") -> None:
                    help="processes for the sweep (default: up to 2)")
 
 
+ORDER = 10
+
+
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    from drsn_edge.defaults import field_default
+    from quantize.convert.finetune import FinetuneConfig
     from quantize.convert.pipeline import ConvertOptions
+
+    p = sub.add_parser("finetune", help="quantisation-aware fine-tuning of a checkpoint through an int8 mirror")
+    p.add_argument("model", help="a drsn-edge checkpoint (.pt)")
+    p.add_argument("--out", required=True, help="fine-tuned checkpoint (.pt)")
+    p.add_argument("--epochs", type=int, default=field_default(FinetuneConfig, "epochs"))
+    p.add_argument("--lr", type=float, default=field_default(FinetuneConfig, "lr"))
+    p.add_argument("--batch-size", type=int, default=field_default(FinetuneConfig, "batch_size"))
+    p.add_argument("--calib-size", type=int, default=field_default(FinetuneConfig, "calib_size"),
+                   help="windows the activation ranges are measured on")
+    p.add_argument("--ranges", default=field_default(FinetuneConfig, "ranges"),
+                   help="activation range rule (as for convert)")
+    p.add_argument("--seed", type=int, default=field_default(FinetuneConfig, "seed"))
+    p.add_argument("--name", default=None)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_finetune)
 
     def default(name: str):
         return field_default(ConvertOptions, name)

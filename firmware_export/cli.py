@@ -1,4 +1,5 @@
-"""``export``, ``run`` and ``deploy``: a build directory onto devices, and the device's answers checked."""
+"""The device stage's commands: ``export``, ``run`` and ``deploy``: a build directory onto devices, and the
+device's answers checked."""
 from __future__ import annotations
 
 import argparse
@@ -37,6 +38,9 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     summary = deploy(args.bundle, opts)
     print(f"deployed to {args.host}:{summary['dest']} ({summary['service']})")
     return 0
+
+
+ORDER = 20
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
