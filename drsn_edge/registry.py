@@ -53,6 +53,7 @@ class Runtime:
 
 
 _RUNTIMES: dict[str, Runtime] = {}
+_UNAVAILABLE: dict[str, str] = {}  # entry-point name -> why its module could not be imported
 _plugins_loaded = False
 
 
@@ -70,8 +71,8 @@ def _load_plugins() -> None:
     for point in entry_points(group=ENTRY_POINT_GROUP):
         try:
             importlib.import_module(point.value.split(":")[0])
-        except ImportError:  # a runtime whose own dependencies are missing simply is not offered
-            continue
+        except ImportError as exc:  # a runtime whose own dependencies are missing is not offered; say why
+            _UNAVAILABLE[point.name] = str(exc)
 
 
 def get_runtime(name: str) -> Runtime:
@@ -104,7 +105,8 @@ def load_predictor(path: str | Path) -> Predictor:
         if path.suffix.lower() in runtime.suffixes:
             return runtime.open_path(path)
     suffixes = sorted(s for r in known for s in r.suffixes)
-    raise DrsnError(f"don't know how to run '{path.name}' (supported: {', '.join(suffixes)})")
+    missing = "".join(f"; {name} unavailable: {why}" for name, why in sorted(_UNAVAILABLE.items()))
+    raise DrsnError(f"don't know how to run '{path.name}' (supported: {', '.join(suffixes)}{missing})")
 
 
 def build_file(build_dir: Path, info: BuildInfo, role: str) -> Path | None:
