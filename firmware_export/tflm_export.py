@@ -13,9 +13,9 @@ import shutil
 from pathlib import Path
 
 from drsn_edge.errors import DrsnError
-from firmware_export.c_array import byte_array
-from firmware_export.c_engine.emit import TEMPLATES, c_double, render
-from firmware_export.c_literals import c_float, c_string
+from drsn_edge.render import render
+from firmware_export.c_engine.emit import TEMPLATES
+from firmware_export.c_literals import byte_array, c_double, c_float, c_initializer, c_string
 from firmware_export.tflm_ops import distinct_ops, resolver_methods
 from drsn_edge.buildinfo import BuildInfo
 from quantize.tflite.graph import op_names, read_model, summarize
@@ -73,7 +73,7 @@ def write(build_dir: Path, into: Path, info: BuildInfo) -> dict:
         "MODEL_NAME": info.name, "SOURCE_FILE": path.name, "MODEL_BYTES": len(data), "MODEL_SHA": sha256,
         "ARRAY": byte_array("g_drsn_model", data, align=16, cxx=True).rstrip("\n"),
         "WINDOW_LENGTH": p.window_length, "SAMPLE_RATE": c_float(p.sample_rate), "NUM_CLASSES": len(info.classes),
-        "CLASS_NAMES": ", ".join(c_string(c) for c in info.classes),
+        "CLASS_NAMES": c_initializer(c_string(c) for c in info.classes),
         "NORMALISATION": _NORMALISATION[p.normalisation], "NORMALISATION_TEXT": _normalisation_text(info),
         "NORM_MEAN": c_double(p.mean), "NORM_STD": c_double(p.std), "NORM_EPS": c_double(p.eps),
         "INPUT_SCALE": c_float(quant["input"]["scale"]), "INPUT_ZERO_POINT": int(quant["input"]["zero_point"]),
@@ -84,7 +84,7 @@ def write(build_dir: Path, into: Path, info: BuildInfo) -> dict:
         "OP_LIST": ", ".join(distinct_ops(ops)),
     }
     for template in _TEMPLATES:
-        (into / template.removesuffix(".in")).write_text(render(f"tflm/{template}", values))
+        (into / template.removesuffix(".in")).write_text(render(TEMPLATES / "tflm", template, values))
     for name in SHARED_C:
         shutil.copyfile(TEMPLATES / name, into / name)
     manifest = {"target": "tflm", "model": info.name, "source": path.name, "model_bytes": len(data),

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from drsn_edge.cli import main
-from firmware_export.c_array import byte_array, parse_byte_array
+from firmware_export.c_literals import byte_array, parse_byte_array
 from firmware_export.tflm_ops import RESOLVER_METHODS, resolver_methods
 from drsn_edge.buildinfo import load_build_info
 from quantize.tflite.graph import op_names, read_model

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from drsn_edge.errors import DrsnError
 from firmware_export.c_engine.arena import ArenaPlan, plan
-from firmware_export.c_engine.emit import TEMPLATES, emit, render
+from drsn_edge.render import render
+from firmware_export.c_engine.emit import TEMPLATES, emit
 from firmware_export.c_engine.graph import Graph, load_graph
 from firmware_export.c_engine.lower import Step, lower
 from firmware_export.qemu_support import copy_support
@@ -63,7 +64,7 @@ def write(build_dir: Path, into: Path, info: BuildInfo) -> dict:
     copy_support(into)  # the Cortex-M4/QEMU build (qemu.mk, startup, linker script): fw/ stays self-contained
     fw = _fw_info(Path(build_dir), info, graph, steps, arena)
     (into / FW_JSON).write_text(json.dumps(fw, indent=2) + "\n")
-    (into / "README.md").write_text(render("README.md.in", {
+    (into / "README.md").write_text(render(TEMPLATES, "README.md.in", {
         "MODEL_NAME": info.name, "WINDOW_LENGTH": fw["window_length"], "NUM_CLASSES": fw["num_classes"],
         "ARENA_BYTES": arena.size, "LOWER_BOUND": arena.lower_bound, "NUM_OPS": len(steps),
         "OPS": ", ".join(f"{k} {v}" for k, v in fw["ops"].items())}))
