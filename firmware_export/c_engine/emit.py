@@ -12,11 +12,11 @@ from drsn_edge.render import render
 from firmware_export.c_engine.arena import ArenaPlan
 from firmware_export.c_engine.graph import Graph
 from firmware_export.c_engine.lower import Const, Step
+from firmware_export.c_engine.sources import NORMALISATIONS, compiled_sources, headers
 from firmware_export.c_literals import c_double, c_initializer, c_string, number_array
 
-TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 HOST_CFLAGS = "-std=c99 -O2 -Wall -Wextra -Werror"
-NORMALISATIONS = {"none": 0, "window": 1, "global": 2}
 
 
 class Emitter:
@@ -76,7 +76,7 @@ def emit(graph: Graph, steps: list[Step], arena: ArenaPlan, info: dict) -> dict[
         "MEAN": c_double(pre["mean"]), "STD": c_double(pre["std"]), "EPS": c_double(pre["eps"]),
         "CLASS_NAMES": c_initializer(c_string(c) for c in info["classes"]),
         "INPUT_OFFSET": arena.offsets[graph.inputs[0]], "OUTPUT_OFFSET": arena.offsets[graph.outputs[0]],
-        "STEPS": calls, "CFLAGS": HOST_CFLAGS,
+        "STEPS": calls, "CFLAGS": HOST_CFLAGS, "SOURCES": " ".join(compiled_sources()), "HEADERS": " ".join(headers()),
     }
     values["CONSTANTS"] = "\n".join(em.arrays)
     values["PARAMS"] = "\n".join(em.structs)
