@@ -103,8 +103,8 @@ def main() -> None:
         "",
         "| | flash (bytes) | RAM (bytes) |",
         "|---|---|---|",
-        f"| C engine objects (drsn_model.o + the kernels and preprocessing) | {c['engine_flash']:,} | {c['engine_static_ram']:,} "
-        f"(arena {c['arena_bytes']:,}) |",
+        f"| C engine objects (drsn_model.o, kernels, preprocessing) | {c['engine_flash']:,} | "
+        f"{c['engine_static_ram']:,} (arena {c['arena_bytes']:,}) |",
         f"| C engine whole QEMU image (+ harness, newlib stdio, semihosting) | {c['image_flash']:,} | "
         f"{c['image_static_ram']:,} static + stack |",
         f"| TFLM route: model array / tensor arena only | {record['tflm']['model_array_bytes']:,} | "

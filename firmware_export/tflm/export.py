@@ -12,20 +12,17 @@ import json
 import shutil
 from pathlib import Path
 
+from drsn_edge.buildinfo import BuildInfo
 from drsn_edge.errors import DrsnError
 from drsn_edge.render import render
 from firmware_export.c_engine.sources import CSRC, NORMALISATIONS, PREPROCESSING
 from firmware_export.c_literals import byte_array, c_double, c_float, c_initializer, c_string
 from firmware_export.tflm.ops import distinct_ops, resolver_methods
-from drsn_edge.buildinfo import BuildInfo
 from quantize.tflite.graph import op_names, read_model, summarize
 
-TFLM_TEMPLATES = Path(__file__).resolve().parent / "templates"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 ARENA_HEADROOM = 0.10
-# the C engine's preprocessing (numpy's pairwise sums, TFLite's input quantisation) is copied, so the TFLM
-# route's input is identical to every other runtime's
-SHARED_C = PREPROCESSING
-_TEMPLATES = ("drsn_model_data.h.in", "drsn_model_data.cc.in", "drsn_config.h.in", "drsn_inference.h.in",
+GENERATED = ("drsn_model_data.h.in", "drsn_model_data.cc.in", "drsn_config.h.in", "drsn_inference.h.in",
               "drsn_inference.cc.in", "README.md.in")
 
 
@@ -83,9 +80,9 @@ def write(build_dir: Path, into: Path, info: BuildInfo) -> dict:
         "RESOLVER_CALLS": "\n".join(f"  if (resolver.{m}() != kTfLiteOk) return kTfLiteError;" for m in methods),
         "OP_LIST": ", ".join(distinct_ops(ops)),
     }
-    for template in _TEMPLATES:
-        (into / template.removesuffix(".in")).write_text(render(TFLM_TEMPLATES, template, values))
-    for name in SHARED_C:
+    for template in GENERATED:
+        (into / template.removesuffix(".in")).write_text(render(TEMPLATES, template, values))
+    for name in PREPROCESSING:  # the C engine's own: the TFLM route's input is identical to every other runtime's
         shutil.copyfile(CSRC / name, into / name)
     manifest = {"target": "tflm", "model": info.name, "source": path.name, "model_bytes": len(data),
                 "sha256": sha256, "ops": distinct_ops(ops), "resolver": methods, "op_count": len(ops),
