@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 from drsn_edge.data.spec import load_windows  # noqa: E402
 from firmware_export.c_engine.check import run_check  # noqa: E402
 from firmware_export.c_engine.runner import compile_host  # noqa: E402
+from firmware_export.c_engine.sources import engine_sources  # noqa: E402
 from firmware_export.export import export  # noqa: E402
 from quantize.runtimes.litert import LiteRTPredictor  # noqa: E402
 from drsn_edge.buildinfo import load_build_info  # noqa: E402
@@ -72,7 +73,7 @@ def arm_sizes(fw: Path, work: Path, opt: str) -> dict:
     if gcc is None or size is None:
         return {"error": "arm-none-eabi-gcc not installed"}
     objects = []
-    for source in ("drsn_model.c", "drsn_kernels.c"):
+    for source in engine_sources():
         obj = work / f"{source}.{opt.strip('-')}.o"
         subprocess.run([gcc, *ARM, opt, "-c", str(fw / source), "-o", str(obj)], check=True)
         objects.append(str(obj))

@@ -23,9 +23,10 @@ sys.path.insert(0, str(ROOT))
 
 from drsn_edge.cli import main as cli  # noqa: E402
 from firmware_export.c_engine.check import check_table, run_check  # noqa: E402
-from firmware_export.qemu import image_size  # noqa: E402
+from firmware_export.boards.mps2_an386.runner import build_image, image_size  # noqa: E402
+from firmware_export.c_engine.sources import engine_sources  # noqa: E402
 
-ENGINE_OBJECTS = ("drsn_model.o", "drsn_kernels.o")
+ENGINE_OBJECTS = tuple(source.replace(".c", ".o") for source in engine_sources())
 
 
 def sections(path: Path) -> dict[str, int]:
@@ -66,8 +67,7 @@ def main() -> None:
 
     # the same objects the qemu runner linked, built once more here to size the engine alone
     objects = work / "qemu_objects"
-    subprocess.run(["make", "--no-print-directory", "-s", "-C", str(fw_c), "-f", "qemu.mk", f"OUT={objects.resolve()}"],
-                   check=True, capture_output=True)
+    build_image(fw_c, objects)
     engine = [sections(objects / name) for name in ENGINE_OBJECTS]
     engine_total = {k: sum(e[k] for e in engine) for k in ("text", "data", "bss")}
     image = sections(objects / "app.elf")
@@ -103,8 +103,8 @@ def main() -> None:
         "",
         "| | flash (bytes) | RAM (bytes) |",
         "|---|---|---|",
-        f"| C engine objects (drsn_model.o + drsn_kernels.o) | {c['engine_flash']:,} | {c['engine_static_ram']:,} "
-        f"(arena {c['arena_bytes']:,}) |",
+        f"| C engine objects (drsn_model.o, kernels, preprocessing) | {c['engine_flash']:,} | "
+        f"{c['engine_static_ram']:,} (arena {c['arena_bytes']:,}) |",
         f"| C engine whole QEMU image (+ harness, newlib stdio, semihosting) | {c['image_flash']:,} | "
         f"{c['image_static_ram']:,} static + stack |",
         f"| TFLM route: model array / tensor arena only | {record['tflm']['model_array_bytes']:,} | "

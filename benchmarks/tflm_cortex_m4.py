@@ -29,10 +29,10 @@ sys.path.insert(0, str(ROOT))
 from drsn_edge.cli import main as cli  # noqa: E402
 from drsn_edge.data.spec import load_windows  # noqa: E402
 from drsn_edge.errors import DrsnError  # noqa: E402
-from firmware_export.c_engine.emit import TEMPLATES  # noqa: E402
+from firmware_export.boards import copy_support  # noqa: E402
+from firmware_export.boards.mps2_an386.runner import BOARD, image_size, launcher, parse_icount  # noqa: E402
 from firmware_export.c_engine.runner import run_windows  # noqa: E402
-from firmware_export.qemu import image_size, parse_icount  # noqa: E402
-from firmware_export.qemu_support import copy_support  # noqa: E402
+from firmware_export.c_engine.sources import CSRC  # noqa: E402
 from quantize.runtimes.litert import LiteRTPredictor  # noqa: E402
 from drsn_edge.buildinfo import load_build_info  # noqa: E402
 from quantize.runtimes.tflm import TFLMPredictor  # noqa: E402
@@ -102,20 +102,21 @@ def main() -> None:
     if cli(["export", args.build, "--target", "tflm", "--out", str(fw), "--force"]) != 0:
         raise SystemExit("export failed")
     copy_support(fw)
-    shutil.copyfile(TEMPLATES / "drsn_main.c", fw / "drsn_main.c")
+    shutil.copyfile(CSRC / "drsn_main.c", fw / "drsn_main.c")
     (fw / "drsn_model.h").write_text('#include "drsn_inference.h"  /* the harness\'s contract */\n')
     manifest = json.loads((fw / "tflm.json").read_text())
     kernels = sorted({k for op in manifest["ops"] for k in KERNELS[op]})
     library = [(tflm / s, "c++") for s in FRAMEWORK] + [(tflm / f"{MICRO}/kernels/{k}.cc", "c++") for k in kernels]
     ours = [(fw / "drsn_inference.cc", "c++"), (fw / "drsn_model_data.cc", "c++")] + [
-        (fw / name, "c") for name in ("drsn_kernels.c", "drsn_main.c", "qemu_startup.c", "qemu_icount.c")]
+        (fw / name, "c") for name in ("drsn_preprocess.c", "drsn_main.c", f"{BOARD.name}/startup.c",
+                                      f"{BOARD.name}/icount.c")]
     includes = [f"-I{fw}", "-isystem", str(tflm), "-isystem", str(downloads / "flatbuffers/include"),
                 "-isystem", str(downloads / "gemmlowp"), "-isystem", str(downloads / "ruy")]
     objects = compile_all(library, includes, objdir) + compile_all(ours, includes, work)
 
     def link(elf: Path, objs: list[Path]) -> Path:
         subprocess.run(["arm-none-eabi-g++", *ARCH, "--specs=rdimon.specs", "-nostartfiles",
-                        f"-T{fw / 'qemu_mps2_an386.ld'}", "-Wl,--gc-sections", "-Wl,--wrap=drsn_classify",
+                        f"-T{fw / BOARD.name / 'mps2_an386.ld'}", "-Wl,--gc-sections", "-Wl,--wrap=drsn_classify",
                         "-o", str(elf), *map(str, objs), "-lm"], check=True)
         return elf
 
@@ -127,7 +128,7 @@ def main() -> None:
     windows = load_windows(args.data, split="test", window_length=pre.window_length)
     x = np.asarray(windows.x[:args.windows], np.float32)
     log = work / "qemu_stderr.txt"
-    device = run_windows(["bash", str(fw / "run_qemu.sh"), "--log", str(log), str(elf)], x, len(info.classes), work)
+    device = run_windows(["bash", str(launcher(fw)), "--log", str(log), str(elf)], x, len(info.classes), work)
     counts = parse_icount(log.read_text())
     model = Path(args.build) / "model_int8.tflite"
     micro = TFLMPredictor(model, info).raw_outputs(pre.apply(x))
@@ -139,7 +140,7 @@ def main() -> None:
                         str(fw / "drsn_inference.cc"), "-o", str(obj)], check=True)
         probe = link(work / "probe.elf", [obj if o.name.endswith("drsn_inference.cc.o") else o for o in objects])
         try:
-            out = run_windows(["bash", str(fw / "run_qemu.sh"), str(probe)], x[:1], len(info.classes), work)
+            out = run_windows(["bash", str(launcher(fw)), str(probe)], x[:1], len(info.classes), work)
         except DrsnError:
             return False
         return bool(np.all(out == device[:1]))

@@ -18,7 +18,7 @@ from drsn_edge.buildinfo import load_build_info
 # target name -> (module, what it produces); modules are imported only when used
 TARGETS: dict[str, tuple[str, str]] = {
     "c": ("firmware_export.c_engine.target", "dependency-free int8 C engine"),
-    "tflm": ("firmware_export.tflm_export", "C arrays and inference source for TensorFlow Lite Micro"),
+    "tflm": ("firmware_export.tflm.export", "C arrays and inference source for TensorFlow Lite Micro"),
     "pi": ("firmware_export.pi.bundle", "Raspberry Pi bundle: int8 model, streaming runner, systemd unit"),
 }
 

@@ -20,6 +20,7 @@ from drsn_edge.cli import main  # noqa: E402
 from drsn_edge.errors import DrsnError  # noqa: E402
 from firmware_export.c_engine.arena import buffers  # noqa: E402
 from firmware_export.c_engine.runner import CEnginePredictor, compile_host, run_windows  # noqa: E402
+from firmware_export.c_engine.sources import compiled_sources, library_files  # noqa: E402
 from firmware_export.c_engine.target import compile_model, load_fw_info  # noqa: E402
 from drsn_edge.buildinfo import load_build_info  # noqa: E402
 
@@ -64,8 +65,10 @@ def _test_windows(n: int) -> np.ndarray:
 
 def test_export_writes_the_contract_files(engine: dict[str, Path], tmp_path: Path) -> None:
     fw = engine["fw"]
-    for name in ("drsn_model.h", "drsn_model.c", "drsn_kernels.h", "drsn_kernels.c", "drsn_main.c", "Makefile",
-                 "fw.json", "README.md", "model_int8.tflite"):
+    for name in ("drsn_model.h", "drsn_model.c", "drsn_kernels.h", "drsn_fixedpoint.h", "drsn_preprocess.h",
+                 "drsn_conv.c", "drsn_fully_connected.c", "drsn_elementwise.c", "drsn_reduce.c", "drsn_pooling.c",
+                 "drsn_lookup.c", "drsn_preprocess.c", "drsn_main.c", *library_files(), "Makefile", "fw.json",
+                 "README.md", "model_int8.tflite"):
         assert (fw / name).is_file(), name
     header = (fw / "drsn_model.h").read_text()
     assert f"#define DRSN_WINDOW_LENGTH {L}" in header and "#define DRSN_NUM_CLASSES 10" in header
@@ -75,7 +78,7 @@ def test_export_writes_the_contract_files(engine: dict[str, Path], tmp_path: Pat
     assert set(info["ops"]) == DRSN_OPS  # every kernel of the DRSN graph is exercised by the tests below
     assert info["input"]["scale"] > 0 and -128 <= info["output"]["zero_point"] <= 127
     source = (fw / "drsn_model.c").read_text()
-    assert "malloc" not in source and "malloc" not in (fw / "drsn_kernels.c").read_text()
+    assert "malloc" not in source and not any("malloc" in (fw / name).read_text() for name in library_files())
     assert source.count("static int8_t drsn_arena[") == 1
     if shutil.which("make"):  # the Makefile builds the harness on its own
         copy = tmp_path / "fw"
@@ -218,7 +221,7 @@ def test_bit_exact_for_channel_shared_thresholds_and_conv_shortcut(engine: dict[
 def test_fixed_point_primitives(engine: dict[str, Path], tmp_path: Path) -> None:
     """gemmlowp's edge cases: saturation at INT32_MIN and rounding of halves away from zero."""
     (tmp_path / "t.c").write_text(
-        '#include <stdio.h>\n#include "drsn_kernels.h"\n'
+        '#include <stdio.h>\n#include "drsn_fixedpoint.h"\n#include "drsn_preprocess.h"\n'
         "int main(void) {\n"
         '  printf("%ld %ld %ld %ld %ld %ld\\n", (long)drsn_srdhm(INT32_MIN, INT32_MIN), (long)drsn_rdbpot(5, 1),\n'
         "         (long)drsn_rdbpot(-5, 1), (long)drsn_rdbpot(-6, 2), (long)drsn_mbqm(1000, 1073741824, 1),\n"
@@ -227,7 +230,7 @@ def test_fixed_point_primitives(engine: dict[str, Path], tmp_path: Path) -> None
         "drsn_quantize(1e30f, 0.5f, 3));\n  return 0;\n}\n")
     exe = tmp_path / "t"
     subprocess.run(["cc", "-std=c99", "-Wall", "-Wextra", "-Werror", f"-I{engine['fw']}", "-o", str(exe),
-                    str(tmp_path / "t.c"), str(engine["fw"] / "drsn_kernels.c"), "-lm"], check=True)
+                    str(tmp_path / "t.c"), str(engine["fw"] / "drsn_preprocess.c"), "-lm"], check=True)
     lines = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.split("\n")
     assert lines[0].split() == ["2147483647", "3", "-3", "-2", "1000", "-1"]
     assert lines[1].split() == ["2", "4", "127"]  # numpy's round half to even, then clamped
@@ -239,7 +242,7 @@ def test_compiles_for_cortex_m4(engine: dict[str, Path], tmp_path: Path) -> None
         if os.environ.get("CI") == "true":
             pytest.fail("arm-none-eabi-gcc missing in CI (.ci/run installs gcc-arm-none-eabi)")
         pytest.skip("arm-none-eabi-gcc not installed (apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi)")
-    for source in ("drsn_model.c", "drsn_kernels.c", "drsn_main.c"):
+    for source in compiled_sources():
         done = subprocess.run([gcc, *ARM_FLAGS, "-c", str(engine["fw"] / source), "-o",
                                str(tmp_path / (source + ".o"))], capture_output=True, text=True)
         assert done.returncode == 0, done.stderr

@@ -15,9 +15,10 @@ import numpy as np
 import pytest
 
 from drsn_edge.errors import DrsnError
-from firmware_export.c_engine.emit import TEMPLATES
-from firmware_export.qemu import PACKAGES, build_image, image_size, missing_tools, parse_icount
-from firmware_export.qemu_support import copy_support
+from firmware_export.boards import copy_support
+from firmware_export.boards.mps2_an386.runner import (PACKAGES, build_image, image_size, launcher, missing_tools,
+                                                      parse_icount)
+from firmware_export.c_engine.sources import CSRC
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -55,7 +56,7 @@ def standin(tmp: Path, loop: int) -> Path:
     fw = tmp / f"standin_{loop}"
     fw.mkdir()
     copy_support(fw)
-    shutil.copyfile(TEMPLATES / "drsn_main.c", fw / "drsn_main.c")
+    shutil.copyfile(CSRC / "drsn_main.c", fw / "drsn_main.c")
     (fw / "drsn_model.h").write_text(STANDIN_H)
     (fw / "drsn_model.c").write_text(STANDIN_C.replace("LOOP", str(loop)))
     return fw
@@ -65,7 +66,7 @@ def run(fw: Path, elf: Path, windows: np.ndarray, tmp: Path) -> tuple[subprocess
     inp, out, log = tmp / "in.f32", tmp / "out.i8", tmp / "log.txt"
     np.asarray(windows, "<f4").tofile(inp)
     out.unlink(missing_ok=True)
-    done = subprocess.run(["bash", str(fw / "run_qemu.sh"), "--log", str(log), str(elf), str(inp), str(out)],
+    done = subprocess.run(["bash", str(launcher(fw)), "--log", str(log), str(elf), str(inp), str(out)],
                           capture_output=True, text=True, timeout=120)
     return done, out.read_bytes() if out.is_file() else b""
 
@@ -96,7 +97,7 @@ def test_bare_metal_io_exit_status_and_instruction_count(tmp_path: Path) -> None
 def test_failures_keep_the_harness_status(tmp_path: Path) -> None:
     fw = standin(tmp_path, 10)
     elf = build_image(fw, tmp_path / "build")
-    done = subprocess.run(["bash", str(fw / "run_qemu.sh"), str(elf), str(tmp_path / "missing.f32"),
+    done = subprocess.run(["bash", str(launcher(fw)), str(elf), str(tmp_path / "missing.f32"),
                            str(tmp_path / "out.i8")], capture_output=True, text=True, timeout=120)
     assert done.returncode != 0 and not (tmp_path / "out.i8").exists()
     (fw / "drsn_model.c").write_text("int broken(void) { return }\n")

@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 
 from drsn_edge.cli import main
-from firmware_export.c_array import byte_array, parse_byte_array
-from firmware_export.tflm_ops import RESOLVER_METHODS, resolver_methods
+from firmware_export.c_literals import byte_array, parse_byte_array
+from firmware_export.tflm.ops import RESOLVER_METHODS, resolver_methods
 from drsn_edge.buildinfo import load_build_info
 from quantize.tflite.graph import op_names, read_model
 
@@ -146,7 +146,7 @@ def test_sources_compile_against_tflm(exported: Path, tmp_path: Path) -> None:
     downloads = root_path / "tensorflow/lite/micro/tools/make/downloads"
     compiler = shutil.which("g++")
     assert compiler, "g++ is needed to compile against DRSN_TFLM_DIR"
-    for source in ("drsn_model_data.cc", "drsn_inference.cc", "drsn_kernels.c"):
+    for source in ("drsn_model_data.cc", "drsn_inference.cc", "drsn_preprocess.c"):
         std = "-std=c99" if source.endswith(".c") else "-std=c++17"
         proc = subprocess.run(
             [compiler, "-x", "c" if source.endswith(".c") else "c++", std, "-DTF_LITE_STATIC_MEMORY", "-Wall", "-Wextra", "-Werror", "-c",

@@ -1,6 +1,6 @@
 """TFLite's prepare-time quantisation arithmetic, mirrored in Python.
 
-The kernels in ``drsn_kernels.c`` only apply multipliers; these functions
+The kernels in ``csrc/`` only apply multipliers; these functions
 compute them exactly as LiteRT's ``Prepare`` steps do (same float32 vs
 double steps, same rounding), so the engine matches LiteRT bit for bit.
 """

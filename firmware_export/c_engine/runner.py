@@ -2,8 +2,9 @@
 
 Runners are registered by name: ``build(fw_dir, workdir)`` compiles the
 engine and returns the command that runs the harness (the input and output
-file paths are appended). ``host`` compiles with the host C compiler; other
-runners (e.g. ``qemu``) register themselves with :func:`register`.
+file paths are appended). ``host`` compiles with the host C compiler; each
+board of :mod:`firmware_export.boards` registers its own runner (e.g.
+``mps2_an386``, alias ``qemu``) with :func:`register` when first asked for.
 """
 from __future__ import annotations
 
@@ -23,11 +24,13 @@ from drsn_edge.errors import DrsnError
 from drsn_edge.predictor import Predictor
 from drsn_edge.registry import Runtime, register_runtime
 from drsn_edge.preprocess import Preprocessing
+from firmware_export.boards import runner_modules
 from firmware_export.c_engine.emit import HOST_CFLAGS
+from firmware_export.c_engine.sources import compiled_sources
 from firmware_export.c_engine.target import load_fw_info
 from quantize.runtimes.base import dequantize
 
-SOURCES = ("drsn_main.c", "drsn_model.c", "drsn_kernels.c")
+SOURCES = tuple(compiled_sources())
 
 
 @dataclass
@@ -39,8 +42,8 @@ class Runner:
 
 
 RUNNERS: dict[str, Runner] = {}
-# runners defined elsewhere: name -> module that calls register() on import (imported only when used)
-RUNNER_MODULES: dict[str, str] = {"qemu": "firmware_export.qemu"}
+# runners defined elsewhere (the boards): name -> module that calls register() on import (imported only when used)
+RUNNER_MODULES: dict[str, str] = runner_modules()
 
 
 def register(runner: Runner) -> Runner:

@@ -1,7 +1,8 @@
 """``drsn-edge export BUILD --target c``: the int8 model as a dependency-free C engine.
 
-Writes drsn_model.h/.c (generated), drsn_kernels.h/.c and drsn_main.c
-(copied), a host Makefile, fw.json (what the runners need) and a README.
+Writes drsn_model.h/.c (generated), the engine's C library and harness
+(copied from ``csrc/``), a host Makefile, fw.json (what the runners need), a
+README, and each board's support files (:mod:`firmware_export.boards`).
 """
 from __future__ import annotations
 
@@ -10,15 +11,16 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
+from drsn_edge.buildinfo import BuildInfo
 from drsn_edge.errors import DrsnError
+from drsn_edge.render import render
+from firmware_export.boards import BOARDS, BUILD_FRAGMENT, copy_support
 from firmware_export.c_engine.arena import ArenaPlan, plan
-from firmware_export.c_engine.emit import TEMPLATES, emit, render
+from firmware_export.c_engine.emit import TEMPLATES, emit
 from firmware_export.c_engine.graph import Graph, load_graph
 from firmware_export.c_engine.lower import Step, lower
-from firmware_export.qemu_support import copy_support
-from drsn_edge.buildinfo import BuildInfo
+from firmware_export.c_engine.sources import CSRC, engine_sources, library_files
 
-COPIED = ("drsn_kernels.h", "drsn_kernels.c", "drsn_main.c")
 MODEL_COPY = "model_int8.tflite"
 FW_JSON = "fw.json"
 
@@ -57,15 +59,16 @@ def write(build_dir: Path, into: Path, info: BuildInfo) -> dict:
             "preprocessing": info.preprocessing.to_dict()}
     for name, text in emit(graph, steps, arena, meta).items():
         (into / name).write_text(text)
-    for name in COPIED:
-        shutil.copyfile(TEMPLATES / name, into / name)
+    for name in library_files():
+        shutil.copyfile(CSRC / name, into / name)
     shutil.copyfile(model, into / MODEL_COPY)
-    copy_support(into)  # the Cortex-M4/QEMU build (qemu.mk, startup, linker script): fw/ stays self-contained
+    copy_support(into)  # every board's start-up code, linker script and build: fw/ stays self-contained
     fw = _fw_info(Path(build_dir), info, graph, steps, arena)
     (into / FW_JSON).write_text(json.dumps(fw, indent=2) + "\n")
-    (into / "README.md").write_text(render("README.md.in", {
+    (into / "README.md").write_text(render(TEMPLATES, "README.md.in", {
         "MODEL_NAME": info.name, "WINDOW_LENGTH": fw["window_length"], "NUM_CLASSES": fw["num_classes"],
-        "ARENA_BYTES": arena.size, "LOWER_BOUND": arena.lower_bound, "NUM_OPS": len(steps),
+        "ENGINE_SOURCES": " ".join(engine_sources()), "ARENA_BYTES": arena.size, "LOWER_BOUND": arena.lower_bound,
+        "NUM_OPS": len(steps), "BOARDS": list(BOARDS.values()), "BUILD_FRAGMENT": BUILD_FRAGMENT,
         "OPS": ", ".join(f"{k} {v}" for k, v in fw["ops"].items())}))
     return {"ops": len(steps), "arena_bytes": arena.size, "arena_lower_bound": arena.lower_bound,
             "files": sorted(p.name for p in into.iterdir())}

@@ -1,20 +1,20 @@
 """``drsn-edge export BUILD --target pi``: the directory a Raspberry Pi needs, and a tarball of it.
 
 The runner (``runner/drsn_runner.py``) is copied as it is; the systemd unit,
-its settings and the README come from ``templates/`` with ``@KEY@``
-placeholders. Everything the runner must know about the model goes into
+its settings and the README are rendered from ``templates/``
+(:mod:`drsn_edge.render`). Everything the runner must know about the model goes into
 ``config.json``, so the bundle works without the build directory.
 """
 from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import tarfile
 from pathlib import Path
 
 from drsn_edge.errors import DrsnError
+from drsn_edge.render import render
 from drsn_edge.buildinfo import BuildInfo
 
 HERE = Path(__file__).resolve().parent
@@ -24,18 +24,11 @@ TEMPLATES = HERE / "templates"
 CONFIG_NAME = "config.json"
 UNIT_NAME = "drsn-runner.service"
 DEFAULT_DEST = "/opt/drsn-edge"
-PLACEHOLDER = re.compile(r"@[A-Z_]+@")
 
 
 def render_template(name: str, values: dict[str, object]) -> str:
-    """``templates/NAME`` with every ``@KEY@`` replaced; a placeholder left over is a bug in the caller."""
-    text = (TEMPLATES / name).read_text()
-    for key, value in values.items():
-        text = text.replace(f"@{key}@", str(value))
-    left = PLACEHOLDER.findall(text)
-    if left:
-        raise AssertionError(f"{name}: no value for {', '.join(sorted(set(left)))}")
-    return text
+    """``templates/NAME`` filled with ``values``; a value left out is an error."""
+    return render(TEMPLATES, name, values)
 
 
 def render_unit(dest: str, python: str, user: str, name: str) -> str:

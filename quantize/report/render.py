@@ -2,14 +2,18 @@
 
 Tables are built once as (header, rows of text) and written out either as HTML
 or as Markdown, so both pages show the same figures; the HTML skeleton lives in
-``templates/*.html.in``.
+``templates/*.html.in``, rendered with autoescaping: text goes in escaped by
+:func:`html.escape` (as :func:`_text`), finished HTML fragments as ``Markup``.
 """
 from __future__ import annotations
 
 import html
 import re
 from pathlib import Path
-from string import Template
+
+from markupsafe import Markup
+
+from drsn_edge.render import render
 
 TEMPLATES = Path(__file__).parent / "templates"
 Table = tuple[list[str], list[list[str]]]
@@ -19,8 +23,9 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.2f}"
 
 
-def _template(name: str) -> Template:
-    return Template((TEMPLATES / name).read_text())
+def _text(value: str) -> Markup:
+    """Plain text for the page, escaped with :func:`html.escape` (quotes too), then marked safe."""
+    return Markup(html.escape(value))
 
 
 def comparison_table(report: dict) -> Table:
@@ -107,26 +112,28 @@ def _meta(report: dict) -> str:
             + f"; noise {', '.join(settings['noise_types']) or 'none'} at {snrs or '-'} dB, seed {settings['seed']}.")
 
 
-def model_section(model: dict, figs: dict) -> str:
+def model_section(model: dict, figs: dict) -> Markup:
     notes = "".join(f'<p class="note">{html.escape(n)}</p>' for n in model["notes"])
-    return _template("model_section.html.in").substitute(
-        anchor=re.sub(r"[^A-Za-z0-9_-]", "-", model["name"]), name=html.escape(model["name"]),
-        verdict=html.escape(model["verdict"]), notes=notes, runtimes_table=html_table(runtimes_table(model)),
-        float_name=html.escape(model["float_reference"]), int8_name=html.escape(model["int8"]),
-        loss_figure=_img(figs["loss"], "accuracy lost per noise cell"),
-        confusion_figure=_img(figs["confusion"], "confusion matrices"),
-        threshold_figure=_img(figs["thresholds"], "float vs int8 thresholds"),
-        units_table=html_table(units_table(model)) if model["units"] else "",
-        facts_table=html_table(facts_table(model)))
+    return Markup(render(TEMPLATES, "model_section.html.in", {
+        "anchor": re.sub(r"[^A-Za-z0-9_-]", "-", model["name"]), "name": _text(model["name"]),
+        "verdict": _text(model["verdict"]), "notes": Markup(notes),
+        "runtimes_table": Markup(html_table(runtimes_table(model))),
+        "float_name": _text(model["float_reference"]), "int8_name": _text(model["int8"]),
+        "loss_figure": Markup(_img(figs["loss"], "accuracy lost per noise cell")),
+        "confusion_figure": Markup(_img(figs["confusion"], "confusion matrices")),
+        "threshold_figure": Markup(_img(figs["thresholds"], "float vs int8 thresholds")),
+        "units_table": Markup(html_table(units_table(model)) if model["units"] else ""),
+        "facts_table": Markup(html_table(facts_table(model)))}))
 
 
 def render_html(report: dict, figs: dict) -> str:
     names = ", ".join(m["name"] for m in report["models"])
     comparison = html_table(comparison_table(report)) if len(report["models"]) > 1 else ""
-    return _template("report.html.in").substitute(
-        title=html.escape(f"Accuracy vs quantisation: {names}"), verdict=html.escape(report["verdict"]),
-        meta=_meta(report), accuracy_figure=_img(figs["accuracy"], "accuracy against SNR"), comparison=comparison,
-        model_sections="\n".join(model_section(m, figs["models"][m["name"]]) for m in report["models"]))
+    return render(TEMPLATES, "report.html.in", {
+        "title": _text(f"Accuracy vs quantisation: {names}"), "verdict": _text(report["verdict"]),
+        "meta": Markup(_meta(report)), "accuracy_figure": Markup(_img(figs["accuracy"], "accuracy against SNR")),
+        "comparison": Markup(comparison),
+        "model_sections": Markup("\n").join(model_section(m, figs["models"][m["name"]]) for m in report["models"])})
 
 
 def render_markdown(report: dict) -> str:

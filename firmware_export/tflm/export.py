@@ -12,20 +12,17 @@ import json
 import shutil
 from pathlib import Path
 
-from drsn_edge.errors import DrsnError
-from firmware_export.c_array import byte_array
-from firmware_export.c_engine.emit import TEMPLATES, c_double, render
-from firmware_export.c_literals import c_float, c_string
-from firmware_export.tflm_ops import distinct_ops, resolver_methods
 from drsn_edge.buildinfo import BuildInfo
+from drsn_edge.errors import DrsnError
+from drsn_edge.render import render
+from firmware_export.c_engine.sources import CSRC, NORMALISATIONS, PREPROCESSING
+from firmware_export.c_literals import byte_array, c_double, c_float, c_initializer, c_string
+from firmware_export.tflm.ops import distinct_ops, resolver_methods
 from quantize.tflite.graph import op_names, read_model, summarize
 
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 ARENA_HEADROOM = 0.10
-_NORMALISATION = {"none": "DRSN_NORM_NONE", "window": "DRSN_NORM_WINDOW", "global": "DRSN_NORM_GLOBAL"}
-# the C engine's kernel library: its preprocessing (numpy's pairwise sums, TFLite's input quantisation)
-# makes the TFLM route's input identical to every other runtime's; the linker drops the unused kernels
-SHARED_C = ("drsn_kernels.h", "drsn_kernels.c")
-_TEMPLATES = ("drsn_model_data.h.in", "drsn_model_data.cc.in", "drsn_config.h.in", "drsn_inference.h.in",
+GENERATED = ("drsn_model_data.h.in", "drsn_model_data.cc.in", "drsn_config.h.in", "drsn_inference.h.in",
               "drsn_inference.cc.in", "README.md.in")
 
 
@@ -73,8 +70,8 @@ def write(build_dir: Path, into: Path, info: BuildInfo) -> dict:
         "MODEL_NAME": info.name, "SOURCE_FILE": path.name, "MODEL_BYTES": len(data), "MODEL_SHA": sha256,
         "ARRAY": byte_array("g_drsn_model", data, align=16, cxx=True).rstrip("\n"),
         "WINDOW_LENGTH": p.window_length, "SAMPLE_RATE": c_float(p.sample_rate), "NUM_CLASSES": len(info.classes),
-        "CLASS_NAMES": ", ".join(c_string(c) for c in info.classes),
-        "NORMALISATION": _NORMALISATION[p.normalisation], "NORMALISATION_TEXT": _normalisation_text(info),
+        "CLASS_NAMES": c_initializer(c_string(c) for c in info.classes),
+        "NORMALISATION": NORMALISATIONS[p.normalisation], "NORMALISATION_TEXT": _normalisation_text(info),
         "NORM_MEAN": c_double(p.mean), "NORM_STD": c_double(p.std), "NORM_EPS": c_double(p.eps),
         "INPUT_SCALE": c_float(quant["input"]["scale"]), "INPUT_ZERO_POINT": int(quant["input"]["zero_point"]),
         "OUTPUT_SCALE": c_float(quant["output"]["scale"]), "OUTPUT_ZERO_POINT": int(quant["output"]["zero_point"]),
@@ -83,10 +80,10 @@ def write(build_dir: Path, into: Path, info: BuildInfo) -> dict:
         "RESOLVER_CALLS": "\n".join(f"  if (resolver.{m}() != kTfLiteOk) return kTfLiteError;" for m in methods),
         "OP_LIST": ", ".join(distinct_ops(ops)),
     }
-    for template in _TEMPLATES:
-        (into / template.removesuffix(".in")).write_text(render(f"tflm/{template}", values))
-    for name in SHARED_C:
-        shutil.copyfile(TEMPLATES / name, into / name)
+    for template in GENERATED:
+        (into / template.removesuffix(".in")).write_text(render(TEMPLATES, template, values))
+    for name in PREPROCESSING:  # the C engine's own: the TFLM route's input is identical to every other runtime's
+        shutil.copyfile(CSRC / name, into / name)
     manifest = {"target": "tflm", "model": info.name, "source": path.name, "model_bytes": len(data),
                 "sha256": sha256, "ops": distinct_ops(ops), "resolver": methods, "op_count": len(ops),
                 "arena_bytes": arena["recommended_bytes"], "arena_min_bytes": arena["min_bytes"],

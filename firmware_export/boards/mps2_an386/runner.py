@@ -1,9 +1,10 @@
 """The C engine on an emulated Cortex-M4F: QEMU's mps2-an386 board, bare metal, semihosting I/O.
 
-``drsn-edge export --target c`` copies the support files (see
-:mod:`firmware_export.qemu_support`) into the export, so the directory builds
-and runs on its own. This module registers the ``qemu`` runner of ``drsn-edge run``: it
-builds ``app.elf`` with ``arm-none-eabi-gcc`` and runs the unchanged harness
+``drsn-edge export --target c`` copies this board's files into the export's
+``mps2_an386/`` (see :mod:`firmware_export.boards`), so the directory builds
+and runs on its own. This module registers the board's runner of ``drsn-edge
+run`` (``mps2_an386``, and ``qemu``, the name users know): it builds
+``app.elf`` with ``arm-none-eabi-gcc`` and runs the unchanged harness
 (``drsn_main INPUT OUTPUT``) in ``qemu-system-arm``.
 
 Instructions per inference: QEMU emulates no cycle counter, but with
@@ -20,9 +21,11 @@ import subprocess
 from pathlib import Path
 
 from drsn_edge.errors import DrsnError
+from firmware_export.boards import BOARDS, BUILD_FRAGMENT
 from firmware_export.c_engine.runner import Runner, register
-from firmware_export.qemu_support import SUPPORT_FILES
 
+BOARD = BOARDS["mps2_an386"]
+LAUNCHER = "run.sh"
 TOOLS = ("arm-none-eabi-gcc", "arm-none-eabi-size", "qemu-system-arm", "make", "bash")
 PACKAGES = "gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm"
 NS_PER_INSTRUCTION = 1  # -icount shift=0
@@ -41,18 +44,23 @@ def require_tools() -> None:
 
 
 def build_image(fw_dir: Path, out: Path) -> Path:
-    """``make -f qemu.mk`` in ``fw_dir`` with objects and ``app.elf`` under ``out``."""
+    """``make -f mps2_an386/board.mk`` in ``fw_dir`` with objects and ``app.elf`` under ``out``."""
     require_tools()
     fw_dir, out = Path(fw_dir).resolve(), Path(out).resolve()
-    missing = [name for name in SUPPORT_FILES if not (fw_dir / name).is_file()]
+    missing = [name for name in BOARD.files() if not (fw_dir / BOARD.name / name).is_file()]
     if missing:
-        raise DrsnError(f"{fw_dir} lacks the QEMU support files ({', '.join(missing)}); export it again")
-    done = subprocess.run(["make", "--no-print-directory", "-C", str(fw_dir), "-f", "qemu.mk", f"OUT={out}"],
-                          capture_output=True, text=True)
+        raise DrsnError(f"{fw_dir} lacks the {BOARD.name} support files ({', '.join(missing)}); export it again")
+    done = subprocess.run(["make", "--no-print-directory", "-C", str(fw_dir), "-f", f"{BOARD.name}/{BUILD_FRAGMENT}",
+                           f"OUT={out}"], capture_output=True, text=True)
     if done.returncode != 0:
         errors = [line for line in (done.stderr or done.stdout).splitlines() if "error" in line.lower()]
         raise DrsnError(f"Cortex-M4 build failed: {(errors or done.stderr.splitlines() or ['make failed'])[0]}")
     return out / "app.elf"
+
+
+def launcher(fw_dir: Path) -> Path:
+    """The script that runs an image in QEMU: ``bash run.sh [--log FILE] APP.elf INPUT.f32 OUTPUT.i8``."""
+    return Path(fw_dir).resolve() / BOARD.name / LAUNCHER
 
 
 def image_size(elf: Path) -> dict[str, int]:
@@ -76,7 +84,7 @@ def parse_icount(log: str) -> dict | None:
 
 def _build(fw_dir: Path, workdir: Path) -> list[str]:
     elf = build_image(fw_dir, workdir / "qemu")
-    return ["bash", str(Path(fw_dir).resolve() / "run_qemu.sh"), "--log", str(workdir / LOG_NAME), str(elf)]
+    return ["bash", str(launcher(fw_dir)), "--log", str(workdir / LOG_NAME), str(elf)]
 
 
 def _report(fw_dir: Path, workdir: Path) -> dict:
@@ -86,4 +94,5 @@ def _report(fw_dir: Path, workdir: Path) -> dict:
     return {**(counts or {}), **image_size(workdir / "qemu" / "app.elf")}
 
 
-register(Runner("qemu", "Cortex-M4F (QEMU mps2-an386, bare metal, -icount instruction counts)", _build, _report))
+for _name in BOARD.runner_names:
+    register(Runner(_name, "Cortex-M4F (QEMU mps2-an386, bare metal, -icount instruction counts)", _build, _report))

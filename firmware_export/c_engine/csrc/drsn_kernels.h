@@ -1,21 +1,20 @@
-/* drsn_kernels.h: int8 kernels of the drsn-edge C engine.
+/* drsn_kernels.h: the int8 kernels of the drsn-edge C engine, their parameters and calls.
  *
  * Each kernel mirrors the TensorFlow Lite reference kernel (LiteRT's
  * BUILTIN_REF op resolver) bit for bit, including its rounding. Shapes are
  * 4-D NHWC with batch 1 (lower ranks are padded with leading 1s by the
  * generator); all parameters are precomputed at export time.
  * No allocation, no globals: callers pass every buffer.
+ *
+ * One source file per op family: drsn_conv.c, drsn_fully_connected.c,
+ * drsn_elementwise.c (ADD, SUB, MUL, ABS), drsn_reduce.c (MEAN),
+ * drsn_pooling.c (MAX_POOL_2D, PAD), drsn_lookup.c (LOGISTIC's table);
+ * their shared arithmetic is drsn_fixedpoint.h, the preprocessing drsn_preprocess.h.
  */
 #ifndef DRSN_KERNELS_H
 #define DRSN_KERNELS_H
 
 #include <stdint.h>
-
-/* ---- fixed-point arithmetic shared by the kernels (gemmlowp / TFLite common.h) ---- */
-int32_t drsn_srdhm(int32_t a, int32_t b);                  /* SaturatingRoundingDoublingHighMul */
-int32_t drsn_rdbpot(int32_t x, int exponent);              /* RoundingDivideByPOT */
-int32_t drsn_mbqm(int32_t x, int32_t multiplier, int shift); /* MultiplyByQuantizedMultiplier */
-int32_t drsn_mbqm_smaller_than_one(int32_t x, int32_t multiplier, int shift);
 
 typedef struct {
     int32_t in_h, in_w, in_c;
@@ -81,11 +80,5 @@ void drsn_abs(const drsn_abs_params *p, const int8_t *in, int8_t *out);
 void drsn_mean(const drsn_mean_params *p, const int8_t *in, int8_t *out);
 void drsn_fully_connected(const drsn_fc_params *p, const int8_t *in, int8_t *out);
 void drsn_lookup(const drsn_lut_params *p, const int8_t *in, int8_t *out);
-
-/* ---- preprocessing (float) and input quantisation ---- */
-/* numpy's pairwise summation of (x[i] - center)^power for power 1 or 2, in double */
-double drsn_pairwise_sum(const float *x, int32_t n, double center, int power);
-/* round(x / scale) + zero_point, round half to even, clamped to int8 (numpy's quantize_input) */
-int8_t drsn_quantize(float x, float scale, int32_t zero_point);
 
 #endif

@@ -1,0 +1,65 @@
+"""The boards a C engine export builds for: one folder per board, and the registry that names them.
+
+A board's folder (``boards/<name>/``) holds its start-up code, linker script,
+I/O, the build fragment ``board.mk`` and ``runner.py``, which registers the
+board's ``drsn-edge run --runner`` with :mod:`firmware_export.c_engine.runner`.
+Every file of the folder that is not Python goes into each C engine export as
+``<name>/``, so the export builds for every board on its own
+(``make -f <name>/board.mk OUT=dir`` from the export's directory gives
+``dir/app.elf``). Adding a board is one new folder plus one entry in
+:data:`BOARDS`.
+"""
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+BUILD_FRAGMENT = "board.mk"
+
+
+@dataclass(frozen=True)
+class Board:
+    name: str  # the folder here and in every export; also a runner name
+    description: str
+    aliases: tuple[str, ...] = ()  # further runner names (``qemu``: the emulator's name, which users know)
+
+    @property
+    def folder(self) -> Path:
+        return HERE / self.name
+
+    @property
+    def runner_module(self) -> str:
+        """The module that registers this board's runner when imported."""
+        return f"{__name__}.{self.name}.runner"
+
+    @property
+    def runner_names(self) -> tuple[str, ...]:
+        return (self.name, *self.aliases)
+
+    def files(self) -> list[str]:
+        """The support files an export gets: every file of the folder except Python."""
+        return sorted(p.name for p in self.folder.iterdir() if p.is_file() and p.suffix not in (".py", ".pyc"))
+
+
+BOARDS: dict[str, Board] = {board.name: board for board in (
+    Board("mps2_an386", "Cortex-M4F on QEMU's mps2-an386 (bare metal, semihosting I/O)",
+          aliases=("qemu",)),
+)}
+
+
+def runner_modules() -> dict[str, str]:
+    """Runner name (each board's name and aliases) -> the module that registers it."""
+    return {name: board.runner_module for board in BOARDS.values() for name in board.runner_names}
+
+
+def copy_support(into: Path) -> list[str]:
+    """Every board's support files into ``into/<board>/``; returns the paths written, relative to ``into``."""
+    written = []
+    for board in BOARDS.values():
+        (Path(into) / board.name).mkdir(exist_ok=True)
+        for name in board.files():
+            shutil.copy2(board.folder / name, Path(into) / board.name / name)
+            written.append(f"{board.name}/{name}")
+    return written

@@ -1,0 +1,49 @@
+/* drsn_fixedpoint.h: the fixed-point arithmetic the int8 kernels share (gemmlowp / TFLite's common.h).
+ *
+ * static inline, so each kernel's per-element calls inline in its own
+ * translation unit. The rounding is TFLite's exactly: the engine's outputs
+ * equal LiteRT's reference kernels bit for bit only because of it.
+ */
+#ifndef DRSN_FIXEDPOINT_H
+#define DRSN_FIXEDPOINT_H
+
+#include <stdint.h>
+
+static inline int32_t drsn_clamp(int32_t v, int32_t lo, int32_t hi) { return v < lo ? lo : (v > hi ? hi : v); }
+
+/* SaturatingRoundingDoublingHighMul */
+static inline int32_t drsn_srdhm(int32_t a, int32_t b)
+{
+    const int overflow = (a == b) && (a == INT32_MIN);
+    const int64_t ab = (int64_t)a * (int64_t)b;
+    const int32_t nudge = ab >= 0 ? (1 << 30) : (1 - (1 << 30));
+    const int32_t high = (int32_t)((ab + nudge) / ((int64_t)1 << 31));
+    return overflow ? INT32_MAX : high;
+}
+
+/* RoundingDivideByPOT */
+static inline int32_t drsn_rdbpot(int32_t x, int exponent)
+{
+    const int32_t mask = (int32_t)(((int64_t)1 << exponent) - 1);
+    const int32_t remainder = x & mask;
+    const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+    return (x >> exponent) + (remainder > threshold ? 1 : 0);
+}
+
+/* MultiplyByQuantizedMultiplier (gemmlowp's double rounding) */
+static inline int32_t drsn_mbqm(int32_t x, int32_t multiplier, int shift)
+{
+    const int left = shift > 0 ? shift : 0;
+    const int right = shift > 0 ? 0 : -shift;
+    /* x * (1 << left) wraps like TFLite's (it is only large for multipliers far above 1) */
+    const int32_t shifted = (int32_t)((uint32_t)x << left);
+    return drsn_rdbpot(drsn_srdhm(shifted, multiplier), right);
+}
+
+/* MultiplyByQuantizedMultiplierSmallerThanOneExp (the ADD/SUB path) */
+static inline int32_t drsn_mbqm_smaller_than_one(int32_t x, int32_t multiplier, int shift)
+{
+    return drsn_rdbpot(drsn_srdhm(x, multiplier), -shift);
+}
+
+#endif
