@@ -9,7 +9,6 @@ ai-edge-litert installed system-wide, so the deploy can skip `pip install`.
 from __future__ import annotations
 
 import getpass
-import importlib.util
 import io
 import json
 import os
@@ -21,7 +20,6 @@ import tarfile
 import time
 import wave
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
@@ -43,17 +41,12 @@ from drsn_edge.buildinfo import load_build_info  # noqa: E402
 L = 1024
 RATE = 12000.0
 RUNNER = pi_bundle.RUNNER
+sys.path.insert(0, str(RUNNER.parent))  # the runner as the device sees it: its package beside the entry script
 
-
-def load_runner() -> ModuleType:
-    """The runner as the device sees it: a standalone file, imported by path."""
-    spec = importlib.util.spec_from_file_location("drsn_runner", RUNNER)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-runner = load_runner()
+from drsn_runner_lib.decide import Decider  # noqa: E402
+from drsn_runner_lib.model import Model  # noqa: E402
+from drsn_runner_lib.preprocessing import preprocess  # noqa: E402
+from drsn_runner_lib.resample import Resampler  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -91,9 +84,12 @@ def records(proc: subprocess.CompletedProcess) -> list[dict]:
 def test_export_writes_bundle_and_archive(work: dict[str, Path]) -> None:
     bundle, info = work["bundle"], load_build_info(work["build"])
     names = {p.name for p in bundle.iterdir()}
-    assert names == {"model_int8.tflite", "config.json", "drsn_runner.py", "requirements.txt",
+    assert names == {"model_int8.tflite", "config.json", "drsn_runner.py", "drsn_runner_lib", "requirements.txt",
                      "drsn-runner.service", "drsn-runner.env", "README.md"}
     assert (bundle / "drsn_runner.py").read_bytes() == RUNNER.read_bytes()  # copied, not generated
+    package = pi_bundle.RUNNER_PACKAGE
+    modules = {p.name: p.read_bytes() for p in package.glob("*.py")}
+    assert {p.name: p.read_bytes() for p in (bundle / package.name).glob("*.py")} == modules and "cli.py" in modules
     assert (bundle / "model_int8.tflite").read_bytes() == (work["build"] / "model_int8.tflite").read_bytes()
     config = json.loads((bundle / "config.json").read_text())
     assert config["classes"] == info.classes and config["window_length"] == L and config["normal_class"] == "normal"
@@ -103,7 +99,7 @@ def test_export_writes_bundle_and_archive(work: dict[str, Path]) -> None:
     assert "ai-edge-litert==2.3.0" in (bundle / "requirements.txt").read_text()
     with tarfile.open(work["root"] / "bundle.tar.gz") as tar:
         members = {m.name: m for m in tar.getmembers()}
-        assert set(members) == {"bundle"} | {f"bundle/{n}" for n in names}
+        assert set(members) == {"bundle"} | {f"bundle/{n}" for n in names | {f"{package.name}/{m}" for m in modules}}
         assert tar.extractfile("bundle/config.json").read() == (bundle / "config.json").read_bytes()
     assert not list(work["root"].glob(".*tmp*"))
 
@@ -125,19 +121,19 @@ def test_runner_preprocessing_and_quantisation_are_bit_exact(work: dict[str, Pat
     info = load_build_info(work["build"])
     x = read_npz(work["held"]).x
     config = json.loads((work["bundle"] / "config.json").read_text())
-    model = runner.Model(config, str(work["bundle"] / config["model"]), reference=True, threads=None)
+    model = Model(config, str(work["bundle"] / config["model"]), reference=True, threads=None)
     scale, zero = model.input["quantization"]
     expected_float = info.preprocessing.apply(x)
     expected = quantize_input(expected_float, scale, zero, np.int8)
     got = np.stack([model.input_tensor(row.astype(np.float64)).reshape(-1) for row in x])
     assert got.dtype == np.int8
     np.testing.assert_array_equal(got, expected)
-    np.testing.assert_array_equal(runner.preprocess(x, config["preprocessing"]), expected_float)
+    np.testing.assert_array_equal(preprocess(x, config["preprocessing"]), expected_float)
     # a global normalisation too
     pre = {**config["preprocessing"], "normalisation": "global", "mean": 0.5, "std": 3.0}
     from drsn_edge.preprocess import Preprocessing
 
-    np.testing.assert_array_equal(runner.preprocess(x, pre), Preprocessing.from_dict(pre).apply(x))
+    np.testing.assert_array_equal(preprocess(x, pre), Preprocessing.from_dict(pre).apply(x))
 
 
 def test_runner_predictions_equal_evaluate(work: dict[str, Path], tmp_path: Path) -> None:
@@ -195,7 +191,7 @@ def test_runner_hop_smoothing_and_alert(work: dict[str, Path]) -> None:
     assert len(lines) == (len(x) - L) // 256 + 1
     assert all("smoothed" in r and "alert" in r for r in lines)
 
-    decider = runner.Decider(k=3, alert_after=2, normal=0)
+    decider = Decider(k=3, alert_after=2, normal=0)
     steps = [decider.update(k) for k in (0, 4, 4, 0, 4, 4, 0, 0, 0)]
     assert [s[0] for s in steps] == [0, 4, 4, 4, 4, 4, 4, 0, 0]  # majority of the last three, ties to the newest
     assert [s[1] for s in steps] == [None, None, 4, 4, 4, 4, 4, None, None]
@@ -205,7 +201,7 @@ def test_runner_hop_smoothing_and_alert(work: dict[str, Path]) -> None:
 def test_runner_resamples_a_stream_at_another_rate(work: dict[str, Path]) -> None:
     """Four windows' worth of signal sent at 48 kHz come out as (all but the filter's tail of) four windows."""
     x = read_npz(work["held"]).x[:4].reshape(-1).astype(np.float64)
-    fast = runner.Resampler(RATE, 48000.0).process(np.concatenate([x, np.zeros(200)]))
+    fast = Resampler(RATE, 48000.0).process(np.concatenate([x, np.zeros(200)]))
     lines = records(run_runner(work["bundle"], fast.astype("<f4").tobytes(), "--format", "float32",
                                "--rate", "48000"))
     assert len(lines) == 4
@@ -259,13 +255,13 @@ def test_resampler_converts_a_sine(rate_in: float) -> None:
     """A 440 Hz tone at another rate lands on the exact tone at 12 kHz; chunked streaming equals one pass."""
     n = int(rate_in)  # one second
     x = np.sin(2 * np.pi * 440.0 * np.arange(n) / rate_in)
-    whole = runner.Resampler(rate_in, RATE).process(x)
+    whole = Resampler(rate_in, RATE).process(x)
     assert abs(len(whole) - RATE) <= RATE * 0.02  # all but the filter's tail
     t = np.arange(len(whole)) / RATE
     body = slice(200, len(whole) - 10)  # past the start-up transient (zeros before the stream)
     assert np.max(np.abs(whole[body] - np.sin(2 * np.pi * 440.0 * t[body]))) < 2e-3
 
-    resampler = runner.Resampler(rate_in, RATE)
+    resampler = Resampler(rate_in, RATE)
     cuts = np.cumsum(np.random.default_rng(0).integers(1, 3000, size=50))
     parts = [resampler.process(c) for c in np.split(x, cuts[cuts < n])]
     np.testing.assert_allclose(np.concatenate(parts), whole, rtol=0, atol=1e-12)
@@ -274,7 +270,7 @@ def test_resampler_converts_a_sine(rate_in: float) -> None:
 def test_resampler_removes_what_the_model_rate_cannot_hold() -> None:
     """A 9 kHz tone at 48 kHz is above 12 kHz's Nyquist: it must not alias into the output."""
     x = np.sin(2 * np.pi * 9000.0 * np.arange(48000) / 48000.0)
-    y = runner.Resampler(48000.0, RATE).process(x)[200:-200]
+    y = Resampler(48000.0, RATE).process(x)[200:-200]
     assert np.sqrt(np.mean(y ** 2)) < 0.01
 
 
@@ -311,6 +307,8 @@ def test_deploy_installs_and_starts_the_service_where_systemd_runs(work: dict[st
         if what.startswith("copying"):
             with tarfile.open(fileobj=io.BytesIO(stdin)) as tar:
                 unit = tar.extractfile("drsn-runner.service").read().decode()
+                shipped = tar.getnames()
+            assert "drsn_runner_lib/cli.py" in shipped and not any("__pycache__" in n for n in shipped)
             assert "User=pi" in unit and 'ExecStart="/home/pi/drsn-edge/venv/bin/python"' in unit
         if what.startswith("running the runner"):
             return json.dumps({"class": "normal", "latency_ms": 5.0}) + "\n"

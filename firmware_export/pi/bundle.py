@@ -1,8 +1,8 @@
 """``drsn-edge export BUILD --target pi``: the directory a Raspberry Pi needs, and a tarball of it.
 
-The runner (``runner/drsn_runner.py``) is copied as it is; the systemd unit,
-its settings and the README are rendered from ``templates/``
-(:mod:`drsn_edge.render`). Everything the runner must know about the model goes into
+The runner (``runner/drsn_runner.py`` and its package ``runner/drsn_runner_lib/``)
+is copied as it is; the systemd unit, its settings and the README are rendered
+from ``templates/`` (:mod:`drsn_edge.render`). Everything the runner must know about the model goes into
 ``config.json``, so the bundle works without the build directory.
 """
 from __future__ import annotations
@@ -19,6 +19,7 @@ from drsn_edge.buildinfo import BuildInfo
 
 HERE = Path(__file__).resolve().parent
 RUNNER = HERE / "runner" / "drsn_runner.py"
+RUNNER_PACKAGE = HERE / "runner" / "drsn_runner_lib"  # the runner's modules; the bundle holds them beside RUNNER
 REQUIREMENTS = HERE / "runner" / "requirements.txt"
 TEMPLATES = HERE / "templates"
 CONFIG_NAME = "config.json"
@@ -34,6 +35,11 @@ def render_template(name: str, values: dict[str, object]) -> str:
 def render_unit(dest: str, python: str, user: str, name: str) -> str:
     """The systemd unit for a bundle installed at ``dest`` and run by ``python`` as ``user``."""
     return render_template(f"{UNIT_NAME}.in", {"DEST": dest, "PYTHON": python, "USER": user, "NAME": name})
+
+
+def runner_modules() -> list[Path]:
+    """The runner package's sources (``*.py``: never a ``__pycache__`` a local run left behind)."""
+    return sorted(RUNNER_PACKAGE.glob("*.py"))
 
 
 def runner_config(info: BuildInfo, model_file: str) -> dict:
@@ -57,6 +63,9 @@ def write(build_dir: Path, into: Path, info: BuildInfo) -> dict:
     (into / CONFIG_NAME).write_text(json.dumps(runner_config(info, model_file), indent=2) + "\n")
     shutil.copyfile(RUNNER, into / RUNNER.name)
     os.chmod(into / RUNNER.name, 0o755)
+    (into / RUNNER_PACKAGE.name).mkdir()
+    for module in runner_modules():
+        shutil.copyfile(module, into / RUNNER_PACKAGE.name / module.name)
     shutil.copyfile(REQUIREMENTS, into / REQUIREMENTS.name)
     pre = info.preprocessing
     (into / UNIT_NAME).write_text(render_unit(DEFAULT_DEST, f"{DEFAULT_DEST}/venv/bin/python", "root", info.name))

@@ -22,7 +22,7 @@ from typing import Callable
 import numpy as np
 
 from drsn_edge.errors import DrsnError
-from firmware_export.pi.bundle import CONFIG_NAME, RUNNER, UNIT_NAME, render_unit
+from firmware_export.pi.bundle import CONFIG_NAME, RUNNER, RUNNER_PACKAGE, UNIT_NAME, render_unit
 
 SERVICE = UNIT_NAME.removesuffix(".service")
 MIN_PYTHON = (3, 9)
@@ -93,13 +93,16 @@ def runner_command(dest: str, *args: str) -> str:
 
 
 def bundle_tar(bundle: Path, unit: str) -> bytes:
-    """The bundle's files as a gzip tar, with the unit rendered for the device's paths."""
+    """The bundle's files and runner package as a gzip tar, with the unit rendered for the device's paths."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tar:
         for path in sorted(bundle.iterdir()):
-            if path.name == UNIT_NAME or not path.is_file():
-                continue
-            tar.add(path, arcname=path.name)
+            if path.name == RUNNER_PACKAGE.name and path.is_dir():  # the runner's modules, not their bytecode
+                tar.add(path, arcname=path.name, recursive=False)
+                for module in sorted(path.glob("*.py")):
+                    tar.add(module, arcname=f"{path.name}/{module.name}")
+            elif path.is_file() and path.name != UNIT_NAME:
+                tar.add(path, arcname=path.name)
         data = unit.encode()
         info = tarfile.TarInfo(UNIT_NAME)
         info.size, info.mode = len(data), 0o644

@@ -1,0 +1,33 @@
+"""How the runner tells the user about problems: the error it ends with, and counted stderr warnings."""
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from typing import TextIO
+
+PROG = "drsn-runner"
+
+
+class RunnerError(Exception):
+    """A problem the user can fix: printed as one ``error:`` line, exit code 2."""
+
+
+class Warnings:
+    """stderr messages for recoverable input problems; repeated ones are counted, not repeated forever."""
+
+    SHOWN_PER_KIND = 3
+
+    def __init__(self, stream: TextIO = sys.stderr) -> None:
+        self.stream = stream
+        self.counts: Counter[str] = Counter()
+
+    def __call__(self, kind: str, message: str) -> None:
+        self.counts[kind] += 1
+        n = self.counts[kind]
+        if n <= self.SHOWN_PER_KIND:
+            suffix = " (further ones are counted, not shown)" if n == self.SHOWN_PER_KIND else ""
+            self.stream.write(f"{PROG}: warning: {message}{suffix}\n")
+            self.stream.flush()
+
+    def summary(self) -> str:
+        return ", ".join(f"{n} {kind}" for kind, n in sorted(self.counts.items()))

@@ -1,0 +1,97 @@
+"""The bundle's model: its config.json, a TFLite interpreter for it, and one window in -> class out."""
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+
+from .messages import RunnerError
+from .preprocessing import preprocess, quantize_input
+
+
+def load_config(path: str) -> dict:
+    """The bundle's ``config.json``: classes, preprocessing, model file."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            config = json.load(f)
+    except OSError as exc:
+        raise RunnerError(f"cannot read config {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise RunnerError(f"config {path} is not valid JSON: {exc}") from None
+    for key in ("classes", "preprocessing", "model"):
+        if not isinstance(config, dict) or key not in config:
+            raise RunnerError(f"config {path} lacks '{key}'")
+    pre = config["preprocessing"]
+    if pre.get("normalisation", "window") not in ("window", "global", "none"):
+        raise RunnerError(f"config {path}: unknown normalisation {pre.get('normalisation')!r}")
+    return config
+
+
+def load_interpreter(model_path: str, reference: bool, threads: int | None):
+    """A TFLite interpreter from the first runtime installed; ``reference`` selects the reference kernels."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    candidates = (("ai_edge_litert.interpreter", None), ("tflite_runtime.interpreter", None), ("tensorflow", "lite"))
+    for module_name, attr in candidates:
+        try:
+            module = __import__(module_name, fromlist=["Interpreter"])
+        except ImportError:
+            continue
+        if attr:
+            module = getattr(module, attr)
+        resolver_types = getattr(module, "OpResolverType", None) or getattr(
+            getattr(module, "experimental", None), "OpResolverType", None)
+        kwargs: dict = {"model_path": model_path}
+        if threads:
+            kwargs["num_threads"] = threads
+        if resolver_types is not None:
+            kwargs["experimental_op_resolver_type"] = (
+                resolver_types.BUILTIN_REF if reference else resolver_types.AUTO)
+        elif reference:
+            raise RunnerError(f"{module_name} has no reference kernels; run with --kernels optimized")
+        try:
+            interpreter = module.Interpreter(**kwargs)
+            interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise RunnerError(f"cannot load {model_path}: {str(exc).splitlines()[0]}") from None
+        return interpreter, module_name
+    raise RunnerError("no TFLite interpreter found: pip install ai-edge-litert (or tflite-runtime)")
+
+
+class Model:
+    """The int8 model: raw window in, (class index, confidence, raw scores) out."""
+
+    def __init__(self, config: dict, model_path: str, reference: bool, threads: int | None) -> None:
+        self.classes = [str(c) for c in config["classes"]]
+        self.pre = dict(config["preprocessing"])
+        self.window_length = int(self.pre.get("window_length", config.get("window_length", 0)))
+        self.sample_rate = float(self.pre.get("sample_rate", config.get("sample_rate", 0)))
+        if self.window_length < 1 or self.sample_rate <= 0:
+            raise RunnerError("config has no window length or sample rate")
+        self.interpreter, self.runtime = load_interpreter(model_path, reference, threads)
+        self.input = self.interpreter.get_input_details()[0]
+        self.output = self.interpreter.get_output_details()[0]
+        self.in_dtype = np.dtype(self.input["dtype"])
+        if int(np.prod(self.input["shape"])) != self.window_length:
+            raise RunnerError(f"model input {list(self.input['shape'])} does not hold {self.window_length} samples")
+
+    def input_tensor(self, window: np.ndarray) -> np.ndarray:
+        """What the interpreter is given for one raw window: preprocessed and (for integer models) quantised."""
+        x = preprocess(window[None, :], self.pre).reshape(self.input["shape"]).astype(np.float32)
+        if self.in_dtype != np.float32:
+            scale, zero = self.input["quantization"]
+            x = quantize_input(x, scale, zero, self.in_dtype)
+        return x
+
+    def classify(self, window: np.ndarray) -> tuple[int, float, np.ndarray]:
+        self.interpreter.set_tensor(self.input["index"], self.input_tensor(window))
+        self.interpreter.invoke()
+        raw = self.interpreter.get_tensor(self.output["index"])[0].copy()
+        logits = raw.astype(np.float32)
+        if np.dtype(self.output["dtype"]) != np.float32:
+            scale, zero = self.output["quantization"]
+            logits = (logits - zero) * np.float32(scale)
+        p = np.exp(logits - logits.max())
+        p /= p.sum()
+        k = int(np.argmax(logits))
+        return k, float(p[k]), raw
