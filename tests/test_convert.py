@@ -49,7 +49,8 @@ def json_layout(data: dict, prefix: str = "") -> list[str]:
     paths: list[str] = []
     for key, value in data.items():
         path = f"{prefix}{key}"
-        paths += [path + "/", *json_layout(value, path + "/")] if isinstance(value, dict) else [f"{path}: {kind(value)}"]
+        is_object = isinstance(value, dict)
+        paths += [path + "/", *json_layout(value, path + "/")] if is_object else [f"{path}: {kind(value)}"]
     return paths
 
 
