@@ -46,10 +46,10 @@ def cmd_convert(args: argparse.Namespace) -> int:
     out, results = convert(args.model, opts)
     print(summary_text(out, results))
     if args.report:
-        spec = args.report_data or results["calibration"]["validation_spec"]
+        spec = args.report_data or results.calibration.validation_spec
         run_report([str(out)], out / "report", spec, args)
-    if args.strict and not results["passed"]:
-        failed = sum(not c["passed"] for c in results["checks"])
+    if args.strict and not results.passed:
+        failed = sum(not c.passed for c in results.checks)
         print(f"error: --strict: {failed} validation check(s) failed (see {out / 'validation.json'})", file=sys.stderr)
         return 1
     return 0

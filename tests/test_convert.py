@@ -20,6 +20,8 @@ from drsn_edge.registry import load_predictor
 from drsn_edge.checkpoint import load_checkpoint
 from quantize.tflite.graph import read_model, summarize
 
+GOLDEN_LAYOUT = json.loads((Path(__file__).parent / "golden" / "validation_layout.json").read_text())
+
 
 @pytest.fixture(scope="module")
 def build(cwru_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -36,6 +38,40 @@ def weight_scale_counts(data: bytes) -> list[int]:
               and t.quantization is not None and t.quantization.scale is not None]
     assert counts
     return counts
+
+
+def json_layout(data: dict, prefix: str = "") -> list[str]:
+    """Every key path of a JSON object in file order: objects end in '/', leaves name their JSON kind."""
+    def kind(v: object) -> str:
+        return ("bool" if isinstance(v, bool) else "number" if isinstance(v, (int, float)) else "null" if v is None
+                else "string" if isinstance(v, str) else "list")
+
+    paths: list[str] = []
+    for key, value in data.items():
+        path = f"{prefix}{key}"
+        is_object = isinstance(value, dict)
+        paths += [path + "/", *json_layout(value, path + "/")] if is_object else [f"{path}: {kind(value)}"]
+    return paths
+
+
+def golden_layout(int16x8: bool, tflm: bool, divergence: bool = True) -> tuple[list[str], list[list]]:
+    """The golden validation.json layout (taken before issue 11 typed the steps) for the steps a run had."""
+    def kept(path: str) -> bool:
+        return (int16x8 or not path.startswith("int16x8")) and (tflm or not path.startswith("tflm")) \
+            and (divergence or not path.startswith("tflm/first_divergence/"))
+
+    keys = [k if divergence or k != "tflm/first_divergence/" else "tflm/first_divergence: null"
+            for k in GOLDEN_LAYOUT["keys"] if kept(k)]
+    return keys, [c for c in GOLDEN_LAYOUT["checks"] if tflm or not c[0].startswith("tflm")]
+
+
+def assert_golden_layout(results: dict, int16x8: bool, tflm: bool) -> None:
+    divergence = tflm and results["tflm"]["first_divergence"] is not None
+    keys, checks = golden_layout(int16x8, tflm, divergence)
+    assert json_layout(results) == keys
+    assert [[c["check"], c["limit"]] for c in results["checks"]] == checks
+    assert all(list(c) == ["check", "value", "limit", "passed"] for c in results["checks"])
+    assert results["passed"] is all(c["passed"] for c in results["checks"])
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
@@ -101,6 +137,11 @@ def test_validation_reports_every_shrinkage_unit(build: Path) -> None:
     assert results["seconds"] > 0  # recorded; how long convert takes is measured by benchmarks/convert_cwru.py, not here
     assert {c["check"] for c in results["checks"]} >= {"int8 top-1 agreement with float", "int8 accuracy drop"}
     assert 0.5 < results["int16x8"]["top1_agreement"] <= 1.0
+
+
+def test_validation_json_keeps_its_layout(build: Path) -> None:
+    """Same keys, nesting, order and check rows as before the steps returned typed results (golden file)."""
+    assert_golden_layout(json.loads((build / "validation.json").read_text()), int16x8=True, tflm=True)
 
 
 def test_tflm_runs_the_int8_model(build: Path) -> None:
@@ -183,7 +224,9 @@ def test_per_tensor_option_gives_one_scale_per_weight(cwru_model: Path, tmp_path
     out = tmp_path / "pt"
     assert main(["convert", str(cwru_model), "--out", str(out), "--per-tensor", "--no-tflm", "--quiet"]) == 0
     assert max(weight_scale_counts((out / "model_int8.tflite").read_bytes())) == 1
-    assert json.loads((out / "validation.json").read_text())["int8_graph"]["weights"] == "per-tensor"
+    results = json.loads((out / "validation.json").read_text())
+    assert results["int8_graph"]["weights"] == "per-tensor"
+    assert_golden_layout(results, int16x8=False, tflm=False)
 
 
 def test_a_build_directory_evaluates_as_its_int8_model(build: Path, cwru_dir: Path) -> None:

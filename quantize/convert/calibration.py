@@ -19,13 +19,28 @@ from drsn_edge.train import TrainConfig, noise_mix
 
 
 @dataclass
+class WindowsSummary:
+    """Where the windows came from and how many (validation.json's ``calibration``)."""
+
+    calibration_spec: str
+    validation_spec: str
+    calibration_windows: int
+    validation_windows: int
+    noise: list[str]
+    snr_db: list[float]
+    clean_fraction: float
+    seed: int
+    validation: str = "validation split of the training data, each window clean and with the training noise mix"
+
+
+@dataclass
 class WindowSets:
     """Preprocessed calibration and validation windows plus labels for the latter."""
 
     calibration: np.ndarray  # (N, L) float32
     validation: np.ndarray  # (M, L) float32
     validation_labels: np.ndarray  # (M,) in the model's class order
-    summary: dict
+    summary: WindowsSummary
 
 
 def _pick(windows: Windows, n: int, rng: np.random.Generator) -> Windows:
@@ -97,10 +112,7 @@ def window_sets(
     noisy_cfg = TrainConfig(**{**cfg.__dict__, "clean_fraction": 0.0})
     val_x = np.concatenate([pre.apply(val.x), pre.apply(noise_mix(val, noisy_cfg, rng))])
     val_y = np.concatenate([labels_in_model_order(val, ckpt.classes)] * 2)
-    summary = {
-        "calibration_spec": calib_spec or spec, "validation_spec": spec,
-        "calibration_windows": len(calib_x), "validation_windows": len(val_x),
-        "noise": cfg.noise, "snr_db": list(cfg.snr_db), "clean_fraction": cfg.clean_fraction, "seed": seed,
-        "validation": "validation split of the training data, each window clean and with the training noise mix",
-    }
+    summary = WindowsSummary(calibration_spec=calib_spec or spec, validation_spec=spec,
+                             calibration_windows=len(calib_x), validation_windows=len(val_x), noise=cfg.noise,
+                             snr_db=list(cfg.snr_db), clean_fraction=cfg.clean_fraction, seed=seed)
     return WindowSets(calib_x, val_x, val_y, summary)

@@ -17,6 +17,7 @@ so the converted int8 model and this mirror quantise alike.
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
@@ -28,6 +29,7 @@ from drsn_edge.models.blocks import ResidualUnit, Shortcut
 from drsn_edge.models.network import Net1d
 from drsn_edge.models.shrinkage import Shrinkage
 from quantize.convert.ranges import Accumulator, RangeMethod, choose_range
+from quantize.validate.checks import Check, Limits
 
 LOGISTIC_RANGE = (0.0, 255.0 / 256.0)  # TFLite's fixed int8 logistic output: scale 1/256, zero point -128
 
@@ -182,8 +184,22 @@ class Int8Mirror(nn.Module):
                               for i in range(0, len(x), batch)]).numpy()
 
 
+@dataclass
+class MirrorAgreement:
+    """The converted int8 model against its fake-quantised mirror (validation.json's ``int8.vs_fakequant``)."""
+
+    windows: int
+    top1_agreement: float
+    logit_rmse: float  # mirror vs int8 logits
+    float_vs_int8_logit_rmse: float  # for scale: how far the float model is from the int8 one
+
+    def checks(self, limits: Limits) -> list[Check]:
+        return [Check.at_least("int8 top-1 agreement with its fake-quantised mirror", self.top1_agreement,
+                               limits.fakequant_top1_agreement)]
+
+
 def compare_with_mirror(model: Net1d, calibration: np.ndarray, x: np.ndarray, method: RangeMethod,
-                        int8_logits: np.ndarray) -> dict:
+                        int8_logits: np.ndarray) -> MirrorAgreement:
     """How closely the converted int8 model follows its PyTorch fake-quantised mirror on ``x``.
 
     High agreement means the mirror is a faithful stand-in for the int8 model (so
@@ -194,6 +210,6 @@ def compare_with_mirror(model: Net1d, calibration: np.ndarray, x: np.ndarray, me
     fq = mirror.logits(x)
     with torch.no_grad():
         fl = model.eval()(torch.from_numpy(np.asarray(x, np.float32))).numpy()
-    return {"windows": int(len(x)), "top1_agreement": float(np.mean(fq.argmax(1) == int8_logits.argmax(1))),
-            "logit_rmse": float(np.sqrt(np.mean((fq - int8_logits) ** 2))),
-            "float_vs_int8_logit_rmse": float(np.sqrt(np.mean((fl - int8_logits) ** 2)))}
+    return MirrorAgreement(windows=int(len(x)), top1_agreement=float(np.mean(fq.argmax(1) == int8_logits.argmax(1))),
+                           logit_rmse=float(np.sqrt(np.mean((fq - int8_logits) ** 2))),
+                           float_vs_int8_logit_rmse=float(np.sqrt(np.mean((fl - int8_logits) ** 2))))

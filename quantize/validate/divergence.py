@@ -21,13 +21,14 @@ it agrees.
 """
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
 
 from drsn_edge.errors import DrsnError
 from quantize.runtimes.base import quantize_input
+from quantize.tflite.fixedpoint import (calculate_activation_range_quantized, multiply_by_quantized_multiplier,
+                                        quantize_multiplier, tflite_round)
 from quantize.tflite.graph import op_names, read_model, tensor_name
 from quantize.runtimes.tflm import _default_arena, _quantization, load_interpreter
 
@@ -38,54 +39,10 @@ FC_EXPLANATION = (
     "below k+0.5 to k+0.5 and then away from zero, so TFLM lands 1 LSB further from zero.")
 
 
-def _gemmlowp_requant(acc: int, multiplier: int, shift: int) -> int:
-    """TFLM's MultiplyByQuantizedMultiplier (double rounding), in exact integer arithmetic."""
-    left, right = max(shift, 0), max(-shift, 0)
-    a = acc * (1 << left)
-    if a == multiplier == -(1 << 31):
-        high = (1 << 31) - 1
-    else:
-        product = a * multiplier
-        nudge = (1 << 30) if product >= 0 else 1 - (1 << 30)
-        total = product + nudge
-        high = abs(total) >> 31
-        high = high if total >= 0 else -high  # C++ division truncates toward zero
-    mask = (1 << right) - 1
-    remainder = high & mask
-    threshold = (mask >> 1) + (1 if high < 0 else 0)
-    return (high >> right) + (1 if remainder > threshold else 0)
-
-
-def _quantize_multiplier(real: float) -> tuple[int, int]:
-    """TFLite's QuantizeMultiplier: real = q * 2**shift with q a Q31 fixed-point value."""
-    if real == 0.0:
-        return 0, 0
-    fraction, shift = math.frexp(real)
-    q = int(math.floor(fraction * (1 << 31) + 0.5))  # TfLiteRound, half away from zero (positive here)
-    if q == 1 << 31:
-        q //= 2
-        shift += 1
-    if shift < -31:
-        return 0, 0
-    return q, shift
-
-
-def _float_requant(acc: int, real: float) -> int:
-    value = acc * real
-    return int(math.copysign(math.floor(abs(value) + 0.5), value))  # std::round
-
-
 def _activation_range(op, zero: int, scale: float, dtype: np.dtype) -> tuple[int, int]:
     info = np.iinfo(dtype)
-    lo, hi = int(info.min), int(info.max)
     activation = getattr(op.builtinOptions, "fusedActivationFunction", 0) if op.builtinOptions else 0
-    if activation == 1:  # RELU
-        lo = max(lo, zero)
-    elif activation == 2:  # RELU_N1_TO_1
-        lo, hi = max(lo, zero + round(-1 / scale)), min(hi, zero + round(1 / scale))
-    elif activation == 3:  # RELU6
-        lo, hi = max(lo, zero), min(hi, zero + round(6 / scale))
-    return lo, hi
+    return calculate_activation_range_quantized(activation, scale, zero, int(info.min), int(info.max))
 
 
 class _FCCheck:
@@ -122,11 +79,11 @@ class _FCCheck:
             # both runtimes build the effective scale in double from the float32 scales
             real = float(np.float32(s_in)) * float(np.float32(w_scales[channel if len(w_scales) > 1 else 0])) \
                 / float(np.float32(s_out))
-            multiplier, shift = _quantize_multiplier(real)
+            multiplier, shift = quantize_multiplier(real)
             for row in range(acc.shape[0]):
                 a = int(acc[row, channel])
-                by_float = min(hi, max(lo, _float_requant(a, real) + z_out))
-                by_fixed = min(hi, max(lo, _gemmlowp_requant(a, multiplier, shift) + z_out))
+                by_float = min(hi, max(lo, tflite_round(a * real) + z_out))  # std::round of the double product
+                by_fixed = min(hi, max(lo, multiply_by_quantized_multiplier(a, multiplier, shift) + z_out))
                 lr_value, tm_value = int(lr_flat[row, channel]), int(tm_flat[row, channel])
                 self.values += 1
                 self.litert_float += by_float == lr_value

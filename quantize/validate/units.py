@@ -4,12 +4,12 @@ For every residual shrinkage unit the int8 threshold ``tau`` and the unit's
 output are read from the probed int8 graph (extra outputs named after the
 PyTorch modules, see ``onnx_export``) and compared with the float model on the
 same windows: threshold error, dead-zone agreement and output SQNR. End to end:
-accuracy of both models and their top-1 agreement. Every check has a limit;
-``convert --strict`` fails when any check fails.
+accuracy of both models and their top-1 agreement. Each result declares its
+checks against :class:`quantize.validate.checks.Limits`.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,24 +21,79 @@ from quantize.convert.onnx_export import Probed, probe_output_names, shrink_unit
 from quantize.runtimes.litert import LiteRTPredictor
 from drsn_edge.buildinfo import BuildInfo
 from quantize.tflite.graph import signature_outputs
+from quantize.validate.checks import Check, Limits
 
 
 @dataclass
-class Limits:
-    """Pass/fail limits. Defaults: what a usable int8 DRSN reaches; silence-calibrated models miss them."""
+class TauError:
+    """Relative error of the int8 threshold against the float one, over all windows and channels."""
 
-    onnx_max_abs: float = 1e-4  # ONNX Runtime vs PyTorch logits
-    tflite_float_max_abs: float = 1e-4  # LiteRT float32 vs ONNX logits
-    int8_top1_agreement: float = 0.95  # int8 vs float argmax, validation windows
-    int8_accuracy_drop: float = 0.03  # float accuracy minus int8 accuracy (fraction)
-    unit_sqnr_db: float = 10.0  # every shrinkage unit's output
-    dead_zone_agreement: float = 0.80  # share of float-zeroed positions int8 also zeroes (and reverse)
-    tau_median_rel_error: float = 0.15  # median relative threshold error per unit
-    fakequant_top1_agreement: float = 0.97  # int8 vs its PyTorch fake-quantised mirror (quantize.convert.fakequant)
-    tflm_top1_agreement: float = 0.99  # TFLM vs LiteRT reference kernels (FC rounding differs, see tflm.py)
+    median: float
+    p95: float
+    max: float
+    per_channel_mean: list[float]
 
-    def to_dict(self) -> dict:
-        return asdict(self)
+
+@dataclass
+class DeadZone:
+    """Where the soft threshold outputs zero, in the float and the int8 model."""
+
+    float_zero_share: float
+    int8_zero_share: float
+    float_zeros_kept: float  # share of float zeros int8 also zeroes
+    int8_zeros_true: float  # share of int8 zeros float also zeroes
+    # int8 zeros where the float value is within one output LSB of zero: rounding, not a lost signal
+    int8_zeros_near: float
+
+
+@dataclass
+class UnitMetrics:
+    """One shrinkage unit, int8 against float: threshold, dead zone, output SQNR and the int8 scales."""
+
+    channels: int
+    tau_rel_error: TauError
+    tau_float_mean: list[float]
+    tau_int8_mean: list[float]
+    dead_zone: DeadZone
+    sqnr_db: float
+    output_scale: float
+    output_zero_point: int
+    tau_scale: float
+
+    def checks(self, unit: str, limits: Limits) -> list[Check]:
+        return [Check.at_least(f"{unit} output SQNR dB", self.sqnr_db, limits.unit_sqnr_db),
+                Check.at_least(f"{unit} float zeros kept", self.dead_zone.float_zeros_kept,
+                               limits.dead_zone_agreement),
+                Check.at_least(f"{unit} int8 zeros within 1 LSB of float", self.dead_zone.int8_zeros_near,
+                               limits.dead_zone_agreement),
+                Check.at_most(f"{unit} tau median rel error", self.tau_rel_error.median, limits.tau_median_rel_error)]
+
+
+@dataclass
+class EndToEnd:
+    """The int8 model's answers against the float model's on the validation windows."""
+
+    windows: int
+    float_accuracy: float
+    int8_accuracy: float
+    top1_agreement: float
+    logits_sqnr_db: float
+    deployable_equals_probed: bool  # the shipped model (logits only) computes what the probed one did
+
+    def checks(self, limits: Limits) -> list[Check]:
+        return [Check.at_least("int8 top-1 agreement with float", self.top1_agreement, limits.int8_top1_agreement),
+                Check.at_most("int8 accuracy drop", self.float_accuracy - self.int8_accuracy,
+                              limits.int8_accuracy_drop)]
+
+
+@dataclass
+class ProbedValidation:
+    """What :func:`validate_probed` measures; ``tau_pairs`` (float and int8 thresholds per unit, (2, n)) feed
+    :func:`save_tau_samples` and stay out of validation.json."""
+
+    units: dict[str, UnitMetrics]
+    end_to_end: EndToEnd
+    tau_pairs: dict[str, np.ndarray]
 
 
 def float_probes(ckpt: Checkpoint, x: np.ndarray, batch: int = 256) -> list[np.ndarray]:
@@ -70,7 +125,7 @@ def sqnr_db(reference: np.ndarray, approx: np.ndarray) -> float:
 
 
 def unit_metrics(tau_f: np.ndarray, tau_q: np.ndarray, out_f: np.ndarray, out_q_int: np.ndarray,
-                 out_scale: float, out_zero: int) -> dict:
+                 out_scale: float, out_zero: int, tau_scale: float) -> UnitMetrics:
     """Threshold error, dead-zone agreement and SQNR of one shrinkage unit."""
     tau_f = tau_f.reshape(len(tau_f), -1)
     tau_q = tau_q.reshape(len(tau_q), -1)
@@ -79,24 +134,24 @@ def unit_metrics(tau_f: np.ndarray, tau_q: np.ndarray, out_f: np.ndarray, out_q_
     float_zero = out_f == 0
     int_zero = out_q_int == out_zero
     both = float(np.sum(float_zero & int_zero))
-    return {
-        "channels": int(tau_f.shape[1]),
-        "tau_rel_error": {"median": float(np.median(rel)), "p95": float(np.percentile(rel, 95)),
-                          "max": float(rel.max()), "per_channel_mean": rel.mean(axis=0).round(5).tolist()},
-        "tau_float_mean": tau_f.mean(axis=0).round(6).tolist(),
-        "tau_int8_mean": tau_q.mean(axis=0).round(6).tolist(),
-        "dead_zone": {
-            "float_zero_share": float(float_zero.mean()),
-            "int8_zero_share": float(int_zero.mean()),
-            "float_zeros_kept": both / max(float(float_zero.sum()), 1.0),
-            "int8_zeros_true": both / max(float(int_zero.sum()), 1.0),
-            # int8 zeros where the float value is within one output LSB of zero: rounding, not a lost signal
-            "int8_zeros_near": float(np.sum(int_zero & (np.abs(out_f) <= out_scale))) / max(float(int_zero.sum()), 1.0),
-        },
-        "sqnr_db": sqnr_db(out_f, out_deq),
-        "output_scale": out_scale,
-        "output_zero_point": out_zero,
-    }
+    return UnitMetrics(
+        channels=int(tau_f.shape[1]),
+        tau_rel_error=TauError(median=float(np.median(rel)), p95=float(np.percentile(rel, 95)), max=float(rel.max()),
+                               per_channel_mean=rel.mean(axis=0).round(5).tolist()),
+        tau_float_mean=tau_f.mean(axis=0).round(6).tolist(),
+        tau_int8_mean=tau_q.mean(axis=0).round(6).tolist(),
+        dead_zone=DeadZone(
+            float_zero_share=float(float_zero.mean()),
+            int8_zero_share=float(int_zero.mean()),
+            float_zeros_kept=both / max(float(float_zero.sum()), 1.0),
+            int8_zeros_true=both / max(float(int_zero.sum()), 1.0),
+            int8_zeros_near=float(np.sum(int_zero & (np.abs(out_f) <= out_scale))) / max(float(int_zero.sum()), 1.0),
+        ),
+        sqnr_db=sqnr_db(out_f, out_deq),
+        output_scale=out_scale,
+        output_zero_point=out_zero,
+        tau_scale=tau_scale,
+    )
 
 
 def probe_outputs(tflite: Path, build: BuildInfo, names: list[str], x: np.ndarray) -> dict[str, tuple]:
@@ -135,8 +190,12 @@ def verify_probe_mapping(ckpt: Checkpoint, probed_float: Path, build: BuildInfo,
 
 
 def validate_probed(ckpt: Checkpoint, probed_tflite: Path, build: BuildInfo, x: np.ndarray,
-                    labels: np.ndarray) -> dict:
-    """Per-unit and end-to-end comparison of the probed int8 model with the float model."""
+                    labels: np.ndarray, deployable_int8: np.ndarray) -> ProbedValidation:
+    """Per-unit and end-to-end comparison of the probed int8 model with the float model.
+
+    ``deployable_int8``: the raw int8 logits of the model that ships (the probed one
+    minus its probe outputs) on ``x``, which must equal the probed model's.
+    """
     model = ckpt.build()
     names = probe_output_names(model)
     reference = float_probes(ckpt, x)
@@ -149,22 +208,22 @@ def validate_probed(ckpt: Checkpoint, probed_tflite: Path, build: BuildInfo, x: 
         out_int, out_scale, out_zero = by_name[f"{unit}.out"]
         tau_f, out_f = reference[k], reference[k + 1]
         tau_q = (_align(tau_int, tau_f).astype(np.float64) - tau_zero) * tau_scale
-        units[unit] = unit_metrics(tau_f, tau_q, out_f, _align(out_int, out_f), out_scale, out_zero)
-        units[unit]["tau_scale"] = tau_scale
+        units[unit] = unit_metrics(tau_f, tau_q, out_f, _align(out_int, out_f), out_scale, out_zero, tau_scale)
         tau_pairs[unit] = np.stack([tau_f.reshape(-1), tau_q.reshape(-1)]).astype(np.float32)
 
     logits_int, logit_scale, logit_zero = by_name[names[0]]
     logits_q = (logits_int.astype(np.float64) - logit_zero) * logit_scale
     logits_f = reference[0]
     pred_f, pred_q = logits_f.argmax(1), logits_q.argmax(1)
-    end_to_end = {
-        "windows": int(len(x)),
-        "float_accuracy": float(np.mean(pred_f == labels)),
-        "int8_accuracy": float(np.mean(pred_q == labels)),
-        "top1_agreement": float(np.mean(pred_f == pred_q)),
-        "logits_sqnr_db": sqnr_db(logits_f, logits_q),
-    }
-    return {"units": units, "end_to_end": end_to_end, "int8_logits": logits_int, "tau_pairs": tau_pairs}
+    end_to_end = EndToEnd(
+        windows=int(len(x)),
+        float_accuracy=float(np.mean(pred_f == labels)),
+        int8_accuracy=float(np.mean(pred_q == labels)),
+        top1_agreement=float(np.mean(pred_f == pred_q)),
+        logits_sqnr_db=sqnr_db(logits_f, logits_q),
+        deployable_equals_probed=bool(np.array_equal(deployable_int8, logits_int)),
+    )
+    return ProbedValidation(units, end_to_end, tau_pairs)
 
 
 def save_tau_samples(path: Path, tau_pairs: dict[str, np.ndarray], per_unit: int = 512, seed: int = 0) -> None:
@@ -176,35 +235,3 @@ def save_tau_samples(path: Path, tau_pairs: dict[str, np.ndarray], per_unit: int
         keep = np.sort(rng.choice(pairs.shape[1], size=min(per_unit, pairs.shape[1]), replace=False))
         sample[unit] = pairs[:, keep]
     np.savez_compressed(path, **sample)
-
-
-def run_checks(results: dict, limits: Limits) -> list[dict]:
-    """Every check with its value, limit and verdict, in the order a reader wants them."""
-    checks: list[dict] = []
-
-    def check(name: str, value: float | None, limit: float, higher_is_better: bool) -> None:
-        if value is None:
-            return
-        passed = value >= limit if higher_is_better else value <= limit
-        checks.append({"check": name, "value": value, "limit": limit, "passed": bool(passed)})
-
-    check("onnx vs pytorch max |logit diff|", results.get("onnx", {}).get("max_abs_diff"), limits.onnx_max_abs, False)
-    check("tflite float32 vs onnx max |logit diff|", results.get("tflite_float32", {}).get("max_abs_diff"),
-          limits.tflite_float_max_abs, False)
-    e2e = results["int8"]["end_to_end"]
-    check("int8 top-1 agreement with float", e2e["top1_agreement"], limits.int8_top1_agreement, True)
-    check("int8 accuracy drop", e2e["float_accuracy"] - e2e["int8_accuracy"], limits.int8_accuracy_drop, False)
-    mirror = results["int8"].get("vs_fakequant")
-    if mirror:
-        check("int8 top-1 agreement with its fake-quantised mirror", mirror["top1_agreement"],
-              limits.fakequant_top1_agreement, True)
-    for unit, m in results["int8"]["units"].items():
-        check(f"{unit} output SQNR dB", m["sqnr_db"], limits.unit_sqnr_db, True)
-        check(f"{unit} float zeros kept", m["dead_zone"]["float_zeros_kept"], limits.dead_zone_agreement, True)
-        check(f"{unit} int8 zeros within 1 LSB of float", m["dead_zone"]["int8_zeros_near"],
-              limits.dead_zone_agreement, True)
-        check(f"{unit} tau median rel error", m["tau_rel_error"]["median"], limits.tau_median_rel_error, False)
-    tflm = results.get("tflm", {}).get("vs_litert_reference")
-    if tflm:
-        check("tflm vs litert-reference top-1 agreement", tflm["top1_agreement"], limits.tflm_top1_agreement, True)
-    return checks
