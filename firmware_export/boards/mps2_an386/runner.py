@@ -101,6 +101,8 @@ def _report(fw_dir: Path, workdir: Path) -> dict:
     if ticks and counts.get("calls"):
         steps = load_fw_info(fw_dir)["steps"]
         found["profile"] = by_op(ticks, steps, counts["calls"], counts["resolution_instructions"])
+        found["profile_steps"] = {step: t * counts["resolution_instructions"] / counts["calls"]
+                                  for step, t in sorted(ticks.items())}
     return found
 
 

@@ -4,9 +4,18 @@
  * outside the input are subtracted again, so the integer is the reference's.
  */
 #include <stddef.h>
+#include <string.h>
 
 #include "drsn_fixedpoint.h"
 #include "drsn_kernels.h"
+
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+#include <arm_acle.h>
+#define DRSN_DSP 1
+#define DSP_ROW_WORDS 64 /* rows of up to 128 bytes (k_w * in_c) take the SMLAD path */
+#else
+#define DRSN_DSP 0
+#endif
 
 static inline int32_t dot(const int8_t *w, const int8_t *x, int32_t n)
 {
@@ -18,17 +27,94 @@ static inline int32_t dot(const int8_t *w, const int8_t *x, int32_t n)
     return acc;
 }
 
+static inline int8_t conv_output(const drsn_conv_params *p, int32_t oc, int32_t acc)
+{
+    acc = drsn_mbqm(acc + p->folded_bias[oc], p->multiplier[oc], p->shift[oc]) + p->output_offset;
+    return (int8_t)drsn_clamp(acc, p->act_min, p->act_max);
+}
+
+/* conv_output with the per-layer values in registers: stores through int8_t pointers may alias
+ * anything, so values read through p would be loaded again after every store */
+typedef struct {
+    const int32_t *bias, *multiplier, *shift;
+    int32_t offset, lo, hi;
+} requant;
+
+static inline int8_t requantise(const requant *q, int32_t oc, int32_t acc)
+{
+    acc = drsn_mbqm(acc + q->bias[oc], q->multiplier[oc], q->shift[oc]) + q->offset;
+    return (int8_t)drsn_clamp(acc, q->lo, q->hi);
+}
+
+#if DRSN_DSP
+static inline uint32_t load32(const int8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof v); /* one LDR: the M4 loads unaligned words */
+    return v;
+}
+
+/* bytes 1 and 3 sign-extended: SXTB16 with its built-in rotation (ACLE has no intrinsic for it) */
+static inline int16x2_t sxtb16_ror8(uint32_t v)
+{
+    int16x2_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+    return r;
+}
+
+/* n (a multiple of 4) input bytes as halfword pairs: [2i] holds bytes 0 and 2 of word i, [2i + 1]
+ * bytes 1 and 3, sign-extended (SXTB16), ready for SMLAD against weights unpacked the same way */
+static inline void widen(const int8_t *x, int32_t n, int16x2_t *out)
+{
+    int32_t i;
+    for (i = 0; i < n; i += 4, out += 2) {
+        const uint32_t v = load32(x + i);
+        out[0] = __sxtb16(v);
+        out[1] = sxtb16_ror8(v);
+    }
+}
+
+/* two output channels' dot products over one widened row: two MACs per SMLAD */
+static inline void dot2(const int8_t *w0, const int8_t *w1, const int16x2_t *x, int32_t n, int32_t acc[2])
+{
+    int32_t i, a0 = acc[0], a1 = acc[1];
+    for (i = 0; i < n; i += 4, x += 2) {
+        const uint32_t u = load32(w0 + i), v = load32(w1 + i);
+        a0 = __smlad(__sxtb16(u), x[0], a0);
+        a0 = __smlad(sxtb16_ror8(u), x[1], a0);
+        a1 = __smlad(__sxtb16(v), x[0], a1);
+        a1 = __smlad(sxtb16_ror8(v), x[1], a1);
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+}
+
+/* a pixel of a 1-D convolution (k_h 1) whose taps all lie inside the input and make a row of a
+ * multiple of 4 bytes, for an even number of output channels: true when handled */
+static int interior_dsp(const drsn_conv_params *p, const int8_t *src, int32_t row, int8_t *dst)
+{
+    int16x2_t x[DSP_ROW_WORDS];
+    int32_t acc[2], oc;
+    const int32_t out_c = p->out_c;
+    const int8_t *w = p->weights;
+    const requant q = {p->folded_bias, p->multiplier, p->shift, p->output_offset, p->act_min, p->act_max};
+    if (row % 4 != 0 || row > 4 * DSP_ROW_WORDS / 2 || p->k_h != 1 || out_c % 2 != 0) return 0;
+    widen(src, row, x);
+    for (oc = 0; oc < out_c; oc += 2, w += 2 * row) {
+        acc[0] = acc[1] = 0;
+        dot2(w, w + row, x, row, acc);
+        dst[oc] = requantise(&q, oc, acc[0]);
+        dst[oc + 1] = requantise(&q, oc + 1, acc[1]);
+    }
+    return 1;
+}
+#endif
+
 static int32_t wsum(const int8_t *w, int32_t n)
 {
     int32_t i, acc = 0;
     for (i = 0; i < n; ++i) acc += w[i];
     return acc;
-}
-
-static inline int8_t conv_output(const drsn_conv_params *p, int32_t oc, int32_t acc)
-{
-    acc = drsn_mbqm(acc + p->folded_bias[oc], p->multiplier[oc], p->shift[oc]) + p->output_offset;
-    return (int8_t)drsn_clamp(acc, p->act_min, p->act_max);
 }
 
 /* sum over taps inside the input of w * (x + input_offset), plus bias, computed as
@@ -50,6 +136,9 @@ void drsn_conv2d(const drsn_conv_params *p, const int8_t *in, int8_t *out)
             if (contiguous && inside_h && x0 >= 0 && x0 + p->k_w <= p->in_w) { /* every tap inside */
                 const int8_t *src = in + ((size_t)y0 * p->in_w + x0) * p->in_c;
                 const int8_t *w = p->weights;
+#if DRSN_DSP
+                if (interior_dsp(p, src, row, dst)) continue;
+#endif
                 for (oc = 0; oc < p->out_c; ++oc) {
                     int32_t acc = 0;
                     for (ky = 0; ky < p->k_h; ++ky, w += row) acc += dot(w, src + ky * row_step, row);
