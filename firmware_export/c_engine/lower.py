@@ -116,6 +116,18 @@ def max_pool_2d(g: Graph, op: Op) -> Step:
     return Step(op.name, "drsn_max_pool2d", "drsn_pool_params", params, [inp.index], out.index)
 
 
+def _merge_unpadded(shape: list[int], before: list[int], out: list[int]) -> tuple[list[int], list[int], list[int]]:
+    """Fold each unpadded axis into the one before it (its rows become longer), so the kernel copies
+    long runs: padding along the outer axis then counts in whole rows of the inner one."""
+    shape, before, out = list(shape), list(before), list(out)
+    for d in range(3, 0, -1):  # deleting axis d leaves the merged axis at d - 1, checked next
+        if shape[d] == out[d] and before[d] == 0:
+            shape[d - 1], out[d - 1], before[d - 1] = shape[d - 1] * shape[d], out[d - 1] * out[d], before[d - 1] * shape[d]
+            del shape[d], before[d], out[d]
+    fill = 4 - len(shape)
+    return [1] * fill + shape, [0] * fill + before, [1] * fill + out
+
+
 def pad(g: Graph, op: Op) -> Step:
     inp, paddings, out = g.tensors[op.inputs[0]], g.tensors[op.inputs[1]], g.tensors[op.outputs[0]]
     if not paddings.is_const:
@@ -125,8 +137,8 @@ def pad(g: Graph, op: Op) -> Step:
     value = out.zero_point
     if len(op.inputs) > 2 and op.inputs[2] >= 0:  # PADV2's constant value
         value = int(g.tensors[op.inputs[2]].data.ravel()[0])
-    params = {"in_shape": shape4(inp.shape, op.name), "before": before, "out_shape": shape4(out.shape, op.name),
-              "value": value}
+    in4, before, out4 = _merge_unpadded(shape4(inp.shape, op.name), before, shape4(out.shape, op.name))
+    params = {"in_shape": in4, "before": before, "out_shape": out4, "value": value}
     return Step(op.name, "drsn_pad", "drsn_pad_params", params, [inp.index], out.index)
 
 
@@ -140,12 +152,25 @@ def _broadcast_strides(shape: list[int], out: list[int], op: str) -> list[int]:
     return strides
 
 
+def _merge_axes(out: list[int], s1: list[int], s2: list[int]) -> tuple[list[int], list[int], list[int]]:
+    """Fold an axis into the next one wherever both inputs step through the two as through one (the
+    same elements in the same order), so the kernel's innermost loop runs as long as it can."""
+    out, s1, s2 = list(out), list(s1), list(s2)
+    for d in range(2, -1, -1):  # deleting axis d leaves the merged axis at d, next to d - 1
+        if all(s[d] == s[d + 1] * out[d + 1] for s in (s1, s2)):
+            out[d + 1] *= out[d]
+            del out[d], s1[d], s2[d]
+    fill = 4 - len(out)
+    return [1] * fill + out, [0] * fill + s1, [0] * fill + s2
+
+
 def _binary(g: Graph, op: Op, kernel: str) -> Step:
     a, b, out = (g.tensors[i] for i in (op.inputs[0], op.inputs[1], op.outputs[0]))
     out4 = shape4(out.shape, op.name)
     lo, hi = _act(op, out)
-    params = {"out_shape": out4, "in1_strides": _broadcast_strides(shape4(a.shape, op.name), out4, op.name),
-              "in2_strides": _broadcast_strides(shape4(b.shape, op.name), out4, op.name),
+    out4, s1, s2 = _merge_axes(out4, _broadcast_strides(shape4(a.shape, op.name), out4, op.name),
+                               _broadcast_strides(shape4(b.shape, op.name), out4, op.name))
+    params = {"out_shape": out4, "in1_strides": s1, "in2_strides": s2,
               "in1_offset": -a.zero_point, "in2_offset": -b.zero_point, "out_offset": out.zero_point,
               "left_shift": 0, "in1_multiplier": 0, "in1_shift": 0, "in2_multiplier": 0, "in2_shift": 0,
               "out_multiplier": 0, "out_shift": 0, "act_min": lo, "act_max": hi}

@@ -25,7 +25,7 @@ static inline int32_t drsn_srdhm(int32_t a, int32_t b)
 /* RoundingDivideByPOT */
 static inline int32_t drsn_rdbpot(int32_t x, int exponent)
 {
-    const int32_t mask = (int32_t)(((int64_t)1 << exponent) - 1);
+    const int32_t mask = (int32_t)((UINT32_C(1) << exponent) - 1); /* exponent 0..31 */
     const int32_t remainder = x & mask;
     const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
     return (x >> exponent) + (remainder > threshold ? 1 : 0);
