@@ -170,7 +170,7 @@ def _binary(g: Graph, op: Op, kernel: str) -> Step:
     lo, hi = _act(op, out)
     out4, s1, s2 = _merge_axes(out4, _broadcast_strides(shape4(a.shape, op.name), out4, op.name),
                                _broadcast_strides(shape4(b.shape, op.name), out4, op.name))
-    params = {"out_shape": out4, "in1_strides": s1, "in2_strides": s2,
+    params = {"out_shape": out4, "in1_strides": s1, "in2_strides": s2, "in1_size": a.size, "in2_size": b.size,
               "in1_offset": -a.zero_point, "in2_offset": -b.zero_point, "out_offset": out.zero_point,
               "left_shift": 0, "in1_multiplier": 0, "in1_shift": 0, "in2_multiplier": 0, "in2_shift": 0,
               "out_multiplier": 0, "out_shift": 0, "act_min": lo, "act_max": hi}

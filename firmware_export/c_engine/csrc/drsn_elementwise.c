@@ -7,12 +7,19 @@
 #include "drsn_fixedpoint.h"
 #include "drsn_kernels.h"
 
-/* ADD/SUB rescale each input on its own, so the 256 possible int8 values are rescaled once per call */
-static void rescale_table(int32_t table[256], int32_t offset, int32_t left_shift, int32_t multiplier, int32_t shift)
+/* ADD/SUB rescale each input on its own, so each int8 value is rescaled once per call: all 256 of them,
+ * or for an input of fewer elements (a per-channel threshold) just the values it holds */
+static void rescale_table(int32_t table[256], const int8_t *in, int32_t size, int32_t offset, int32_t left_shift,
+                          int32_t multiplier, int32_t shift)
 {
-    int32_t v;
-    for (v = INT8_MIN; v <= INT8_MAX; ++v)
-        table[(uint8_t)v] = drsn_mbqm_smaller_than_one((v + offset) * (1 << left_shift), multiplier, shift);
+    int32_t i;
+    if (size < 256) {
+        for (i = 0; i < size; ++i)
+            table[(uint8_t)in[i]] = drsn_mbqm_smaller_than_one((in[i] + offset) * (1 << left_shift), multiplier, shift);
+        return;
+    }
+    for (i = INT8_MIN; i <= INT8_MAX; ++i)
+        table[(uint8_t)i] = drsn_mbqm_smaller_than_one((i + offset) * (1 << left_shift), multiplier, shift);
 }
 
 enum { DRSN_ADD, DRSN_SUB, DRSN_MUL };
@@ -36,8 +43,8 @@ static void mul_row(const binary_values *v, const int8_t *a, int32_t sa, const i
     }
 }
 
-static void add_row(const binary_values *v, const int32_t *ta, const int8_t *a, int32_t sa, const int32_t *tb,
-                    const int8_t *b, int32_t sb, int8_t *out, int32_t n, int32_t sign)
+static inline void add_row(const binary_values *v, const int32_t *ta, const int8_t *a, int32_t sa,
+                           const int32_t *tb, const int8_t *b, int32_t sb, int8_t *out, int32_t n, int32_t sign)
 {
     const int32_t out_offset = v->out_offset, multiplier = v->multiplier, shift = v->shift, lo = v->lo, hi = v->hi;
     int32_t i;
@@ -89,8 +96,8 @@ static void broadcast(const drsn_binary_params *p, const int8_t *a, const int8_t
     const binary_values v = {p->in1_offset, p->in2_offset, p->out_offset, p->out_multiplier, p->out_shift,
                              p->act_min, p->act_max};
     if (kind != DRSN_MUL) {
-        rescale_table(ta, p->in1_offset, p->left_shift, p->in1_multiplier, p->in1_shift);
-        rescale_table(tb, p->in2_offset, p->left_shift, p->in2_multiplier, p->in2_shift);
+        rescale_table(ta, a, p->in1_size, p->in1_offset, p->left_shift, p->in1_multiplier, p->in1_shift);
+        rescale_table(tb, b, p->in2_size, p->in2_offset, p->left_shift, p->in2_multiplier, p->in2_shift);
     }
     for (i0 = 0; i0 < p->out_shape[0]; ++i0)
         for (i1 = 0; i1 < p->out_shape[1]; ++i1) {
@@ -98,6 +105,9 @@ static void broadcast(const drsn_binary_params *p, const int8_t *a, const int8_t
             const int8_t *rb = b + i0 * p->in2_strides[0] + i1 * p->in2_strides[1];
             for (i2 = 0; i2 < n2; ++i2, out += n3, ra += sa2, rb += sb2) {
                 if (kind == DRSN_MUL) mul_row(&v, ra, sa, rb, sb, out, n3);
+                /* contiguous rows with constant strides and sign: the loop needs fewer registers */
+                else if (sa == 1 && sb == 1 && kind == DRSN_ADD) add_row(&v, ta, ra, 1, tb, rb, 1, out, n3, 1);
+                else if (sa == 1 && sb == 1) add_row(&v, ta, ra, 1, tb, rb, 1, out, n3, -1);
                 else add_row(&v, ta, ra, sa, tb, rb, sb, out, n3, kind == DRSN_ADD ? 1 : -1);
             }
         }

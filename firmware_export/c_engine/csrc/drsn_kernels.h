@@ -42,6 +42,7 @@ typedef struct {
 typedef struct {
     int32_t out_shape[4];
     int32_t in1_strides[4], in2_strides[4];
+    int32_t in1_size, in2_size;         /* elements of each input */
     int32_t in1_offset, in2_offset, out_offset;
     int32_t left_shift, in1_multiplier, in1_shift, in2_multiplier, in2_shift;
     int32_t out_multiplier, out_shift, act_min, act_max;
