@@ -74,37 +74,46 @@ static inline void widen(const int8_t *x, int32_t n, int16x2_t *out)
     }
 }
 
-/* two output channels' dot products over one widened row: two MACs per SMLAD */
-static inline void dot2(const int8_t *w0, const int8_t *w1, const int16x2_t *x, int32_t n, int32_t acc[2])
+/* four output channels' dot products over one widened row (weights row bytes apart): two MACs per
+ * SMLAD, each input word loaded once for the four */
+static inline void dot4(const int8_t *w, int32_t row, const int16x2_t *x, int32_t acc[4])
 {
-    int32_t i, a0 = acc[0], a1 = acc[1];
-    for (i = 0; i < n; i += 4, x += 2) {
-        const uint32_t u = load32(w0 + i), v = load32(w1 + i);
-        a0 = __smlad(__sxtb16(u), x[0], a0);
-        a0 = __smlad(sxtb16_ror8(u), x[1], a0);
-        a1 = __smlad(__sxtb16(v), x[0], a1);
-        a1 = __smlad(sxtb16_ror8(v), x[1], a1);
+    int32_t i, a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    for (i = 0; i < row; i += 4, x += 2) {
+        const int16x2_t x0 = x[0], x1 = x[1];
+        uint32_t u = load32(w + i);
+        a0 = __smlad(__sxtb16(u), x0, a0);
+        a0 = __smlad(sxtb16_ror8(u), x1, a0);
+        u = load32(w + row + i);
+        a1 = __smlad(__sxtb16(u), x0, a1);
+        a1 = __smlad(sxtb16_ror8(u), x1, a1);
+        u = load32(w + 2 * row + i);
+        a2 = __smlad(__sxtb16(u), x0, a2);
+        a2 = __smlad(sxtb16_ror8(u), x1, a2);
+        u = load32(w + 3 * row + i);
+        a3 = __smlad(__sxtb16(u), x0, a3);
+        a3 = __smlad(sxtb16_ror8(u), x1, a3);
     }
     acc[0] = a0;
     acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
 }
 
 /* a pixel of a 1-D convolution (k_h 1) whose taps all lie inside the input and make a row of a
- * multiple of 4 bytes, for an even number of output channels: true when handled */
+ * multiple of 4 bytes, for a multiple of 4 output channels: true when handled */
 static int interior_dsp(const drsn_conv_params *p, const int8_t *src, int32_t row, int8_t *dst)
 {
     int16x2_t x[DSP_ROW_WORDS];
-    int32_t acc[2], oc;
+    int32_t acc[4], oc, j;
     const int32_t out_c = p->out_c;
     const int8_t *w = p->weights;
     const requant q = {p->folded_bias, p->multiplier, p->shift, p->output_offset, p->act_min, p->act_max};
-    if (row % 4 != 0 || row > 4 * DSP_ROW_WORDS / 2 || p->k_h != 1 || out_c % 2 != 0) return 0;
+    if (row % 4 != 0 || row > 4 * DSP_ROW_WORDS / 2 || p->k_h != 1 || out_c % 4 != 0) return 0;
     widen(src, row, x);
-    for (oc = 0; oc < out_c; oc += 2, w += 2 * row) {
-        acc[0] = acc[1] = 0;
-        dot2(w, w + row, x, row, acc);
-        dst[oc] = requantise(&q, oc, acc[0]);
-        dst[oc + 1] = requantise(&q, oc + 1, acc[1]);
+    for (oc = 0; oc < out_c; oc += 4, w += 4 * row) {
+        dot4(w, row, x, acc);
+        for (j = 0; j < 4; ++j) dst[oc + j] = requantise(&q, oc + j, acc[j]);
     }
     return 1;
 }
