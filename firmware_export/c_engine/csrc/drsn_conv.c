@@ -135,6 +135,8 @@ void drsn_conv2d(const drsn_conv_params *p, const int8_t *in, int8_t *out)
     const int32_t row = p->k_w * p->filter_in_c;
     const size_t row_step = (size_t)p->dil_h * p->in_w * p->in_c;
     const int contiguous = p->dil_w == 1 && p->filter_in_c == p->in_c;
+    const int32_t out_c = p->out_c, k_h = p->k_h;
+    const requant q = {p->folded_bias, p->multiplier, p->shift, p->output_offset, p->act_min, p->act_max};
     int32_t oy, ox, oc, ky, kx;
     for (oy = 0; oy < p->out_h; ++oy) {
         const int32_t y0 = oy * p->stride_h - p->pad_h;
@@ -148,10 +150,10 @@ void drsn_conv2d(const drsn_conv_params *p, const int8_t *in, int8_t *out)
 #if DRSN_DSP
                 if (interior_dsp(p, src, row, dst)) continue;
 #endif
-                for (oc = 0; oc < p->out_c; ++oc) {
+                for (oc = 0; oc < out_c; ++oc) {
                     int32_t acc = 0;
-                    for (ky = 0; ky < p->k_h; ++ky, w += row) acc += dot(w, src + ky * row_step, row);
-                    dst[oc] = conv_output(p, oc, acc);
+                    for (ky = 0; ky < k_h; ++ky, w += row) acc += dot(w, src + ky * row_step, row);
+                    dst[oc] = requantise(&q, oc, acc);
                 }
                 continue;
             }
