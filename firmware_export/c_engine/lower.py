@@ -18,6 +18,7 @@ from firmware_export.c_engine.graph import Graph, Op, Tensor
 
 ALIAS_OPS = {"RESHAPE", "SQUEEZE", "EXPAND_DIMS"}
 SAME, VALID = 0, 1
+WEIGHT_TAIL = 3  # zero bytes after a conv's weights: the SMLAD path reads whole words (drsn_conv.c)
 
 
 @dataclass
@@ -99,7 +100,7 @@ def conv_2d(g: Graph, op: Op) -> Step:
     params = {"in_h": ih, "in_w": iw, "in_c": ic, "out_h": oh, "out_w": ow, "out_c": oc, "k_h": kh, "k_w": kw,
               "filter_in_c": fic, **_spatial(op, inp, out, kh, kw, dil_h, dil_w), "dil_h": dil_h, "dil_w": dil_w,
               "input_offset": -inp.zero_point, "output_offset": out.zero_point, "act_min": lo, "act_max": hi,
-              "weights": Const("int8_t", filt.data.ravel().tolist()),
+              "weights": Const("int8_t", filt.data.ravel().tolist() + [0] * WEIGHT_TAIL),
               "folded_bias": Const("int32_t", _folded_bias(filt, bias, -inp.zero_point)),
               "multiplier": Const("int32_t", [m for m, _ in mults]), "shift": Const("int32_t", [s for _, s in mults])}
     return Step(op.name, "drsn_conv2d", "drsn_conv_params", params, [inp.index], out.index)

@@ -100,17 +100,25 @@ static inline void dot4(const int8_t *w, int32_t row, const int16x2_t *x, int32_
     acc[3] = a3;
 }
 
-/* a pixel of a 1-D convolution (k_h 1) whose taps all lie inside the input and make a row of a
- * multiple of 4 bytes, for a multiple of 4 output channels: true when handled */
+/* a pixel of a 1-D convolution (k_h 1) whose taps all lie inside the input, for a multiple of 4 output
+ * channels: true when handled. A row that is not a multiple of 4 bytes (the stem's 3) is copied and
+ * padded with zeros; the weight words read past a channel's row meet those zeros (and the generator
+ * ends the weights with 3 zero bytes, so the last channel's read stays inside them). */
 static int interior_dsp(const drsn_conv_params *p, const int8_t *src, int32_t row, int8_t *dst)
 {
     int16x2_t x[DSP_ROW_WORDS];
+    int8_t padded[8];
     int32_t acc[4], oc, j;
-    const int32_t out_c = p->out_c;
+    const int32_t out_c = p->out_c, bytes = (row + 3) & ~3;
     const int8_t *w = p->weights;
     const requant q = {p->folded_bias, p->multiplier, p->shift, p->output_offset, p->act_min, p->act_max};
-    if (row % 4 != 0 || row > 4 * DSP_ROW_WORDS / 2 || p->k_h != 1 || out_c % 4 != 0) return 0;
-    widen(src, row, x);
+    if (bytes > 2 * DSP_ROW_WORDS || p->k_h != 1 || out_c % 4 != 0 || (row != bytes && bytes > 8)) return 0;
+    if (row != bytes) {
+        memcpy(padded, src, (size_t)row);
+        memset(padded + row, 0, (size_t)(bytes - row));
+        src = padded;
+    }
+    widen(src, bytes, x);
     for (oc = 0; oc < out_c; oc += 4, w += 4 * row) {
         dot4(w, row, x, acc);
         for (j = 0; j < 4; ++j) dst[oc + j] = requantise(&q, oc + j, acc[j]);
