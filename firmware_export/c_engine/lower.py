@@ -86,6 +86,15 @@ def _folded_bias(filt: Tensor, bias: Tensor | None, input_offset: int) -> list[i
     return [int(v) for v in folded]
 
 
+def _smmulr_safe(filt: Tensor, bias: Tensor | None, shifts: list[int]) -> int:
+    """1 if every channel's accumulator, |sum w (x - zero point)| + |bias| <= sum|w| 255 + |bias|, times
+    2^(left shift + 1), stays below 2^31: then SMMULR computes the reference's rounding (drsn_conv.c)."""
+    weights = np.abs(filt.data.reshape(filt.shape[0], -1).astype(np.int64)).sum(axis=1) * 255
+    bound = weights + (np.abs(bias.data.astype(np.int64)) if bias is not None else 0)
+    lefts = np.maximum(np.asarray(shifts, np.int64), 0)
+    return int(bool(np.all(bound * (2 ** (lefts + 1)) < 2**31)))
+
+
 def conv_2d(g: Graph, op: Op) -> Step:
     inp, filt, out = g.tensors[op.inputs[0]], g.tensors[op.inputs[1]], g.tensors[op.outputs[0]]
     bias = g.tensors[op.inputs[2]] if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
@@ -100,6 +109,7 @@ def conv_2d(g: Graph, op: Op) -> Step:
     params = {"in_h": ih, "in_w": iw, "in_c": ic, "out_h": oh, "out_w": ow, "out_c": oc, "k_h": kh, "k_w": kw,
               "filter_in_c": fic, **_spatial(op, inp, out, kh, kw, dil_h, dil_w), "dil_h": dil_h, "dil_w": dil_w,
               "input_offset": -inp.zero_point, "output_offset": out.zero_point, "act_min": lo, "act_max": hi,
+              "smmulr_safe": _smmulr_safe(filt, bias, [s for _, s in mults]),
               "weights": Const("int8_t", filt.data.ravel().tolist() + [0] * WEIGHT_TAIL),
               "folded_bias": Const("int32_t", _folded_bias(filt, bias, -inp.zero_point)),
               "multiplier": Const("int32_t", [m for m, _ in mults]), "shift": Const("int32_t", [s for _, s in mults])}

@@ -54,6 +54,19 @@ static inline uint32_t load32(const int8_t *p)
     return v;
 }
 
+/* drsn_mbqm through SMMULR, (a b + 2^31) >> 32 with a = 2 (x << left): that is floor((x 2^left m + 2^30)
+ * / 2^31), SaturatingRoundingDoublingHighMul's integer, when |x << left| < 2^30 (the generator checks
+ * this bound per layer: p->smmulr_safe) */
+static inline int8_t requantise_smmulr(const requant *q, int32_t oc, int32_t acc)
+{
+    const int32_t shift = q->shift[oc];
+    const int32_t left = shift > 0 ? shift : 0;
+    const int32_t a = (int32_t)((uint32_t)(acc + q->bias[oc]) << (left + 1));
+    int32_t high;
+    __asm__("smmulr %0, %1, %2" : "=r"(high) : "r"(a), "r"(q->multiplier[oc]));
+    return (int8_t)drsn_clamp(drsn_rdbpot(high, shift > 0 ? 0 : -shift) + q->offset, q->lo, q->hi);
+}
+
 /* bytes 1 and 3 sign-extended: SXTB16 with its built-in rotation (ACLE has no intrinsic for it) */
 static inline int16x2_t sxtb16_ror8(uint32_t v)
 {
@@ -100,30 +113,38 @@ static inline void dot4(const int8_t *w, int32_t row, const int16x2_t *x, int32_
     acc[3] = a3;
 }
 
-/* a pixel of a 1-D convolution (k_h 1) whose taps all lie inside the input, for a multiple of 4 output
- * channels: true when handled. A row that is not a multiple of 4 bytes (the stem's 3) is copied and
- * padded with zeros; the weight words read past a channel's row meet those zeros (and the generator
- * ends the weights with 3 zero bytes, so the last channel's read stays inside them). */
-static int interior_dsp(const drsn_conv_params *p, const int8_t *src, int32_t row, int8_t *dst)
+/* the interior pixels of a 1-D convolution (k_h 1) from output column ox on, while every tap lies inside
+ * the input, for a multiple of 4 output channels; returns how many pixels it computed (0: not this
+ * layer). A row that is not a multiple of 4 bytes (the stem's 3) is copied and padded with zeros; the
+ * weight words read past a channel's row meet those zeros (and the generator ends the weights with 3
+ * zero bytes, so the last channel's read stays inside them). */
+static int32_t interior_run_dsp(const drsn_conv_params *p, const int8_t *in_row, int32_t ox, int32_t row,
+                                int8_t *dst)
 {
     int16x2_t x[DSP_ROW_WORDS];
     int8_t padded[8];
-    int32_t acc[4], oc, j;
-    const int32_t out_c = p->out_c, bytes = (row + 3) & ~3;
-    const int8_t *w = p->weights;
+    int32_t acc[4], oc, j, i, done = 0;
+    const int32_t out_c = p->out_c, bytes = (row + 3) & ~3, in_c = p->in_c, k_w = p->k_w, in_w = p->in_w;
+    const int32_t stride = p->stride_w, pad = p->pad_w, safe = p->smmulr_safe;
     const requant q = {p->folded_bias, p->multiplier, p->shift, p->output_offset, p->act_min, p->act_max};
     if (bytes > 2 * DSP_ROW_WORDS || p->k_h != 1 || out_c % 4 != 0 || (row != bytes && bytes > 8)) return 0;
-    if (row != bytes) {
-        memcpy(padded, src, (size_t)row);
-        memset(padded + row, 0, (size_t)(bytes - row));
-        src = padded;
+    for (; ox < p->out_w && ox * stride - pad + k_w <= in_w; ++ox, ++done, dst += out_c) {
+        const int8_t *src = in_row + (size_t)(ox * stride - pad) * in_c, *w = p->weights;
+        if (row != bytes) {
+            for (i = 0; i < row; ++i) padded[i] = src[i];
+            for (; i < bytes; ++i) padded[i] = 0;
+            src = padded;
+        }
+        widen(src, bytes, x);
+        for (oc = 0; oc < out_c; oc += 4, w += 4 * row) {
+            dot4(w, row, x, acc);
+            if (safe)
+                for (j = 0; j < 4; ++j) dst[oc + j] = requantise_smmulr(&q, oc + j, acc[j]);
+            else
+                for (j = 0; j < 4; ++j) dst[oc + j] = requantise(&q, oc + j, acc[j]);
+        }
     }
-    widen(src, bytes, x);
-    for (oc = 0; oc < out_c; oc += 4, w += 4 * row) {
-        dot4(w, row, x, acc);
-        for (j = 0; j < 4; ++j) dst[oc + j] = requantise(&q, oc + j, acc[j]);
-    }
-    return 1;
+    return done;
 }
 #endif
 
@@ -156,7 +177,11 @@ void drsn_conv2d(const drsn_conv_params *p, const int8_t *in, int8_t *out)
                 const int8_t *src = in + ((size_t)y0 * p->in_w + x0) * p->in_c;
                 const int8_t *w = p->weights;
 #if DRSN_DSP
-                if (interior_dsp(p, src, row, dst)) continue;
+                const int32_t done = interior_run_dsp(p, in + (size_t)y0 * p->in_w * p->in_c, ox, row, dst);
+                if (done > 0) {
+                    ox += done - 1;
+                    continue;
+                }
 #endif
                 for (oc = 0; oc < out_c; ++oc) {
                     int32_t acc = 0;
