@@ -22,7 +22,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from firmware_export.c_engine.check import check_table, run_check
 
     result = run_check(args.fw_dir, args.data, split=args.split, limit=args.limit, runner=args.runner,
-                       tflm=not args.no_tflm, channel=args.channel, progress=not args.quiet)
+                       tflm=not args.no_tflm, channel=args.channel, progress=not args.quiet, profile=args.profile)
     print(check_table(result))
     if args.json:
         write_json(args.json, result)
@@ -64,6 +64,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, default=None, help="use at most this many windows")
     p.add_argument("--channel", default=CHANNEL)
     p.add_argument("--no-tflm", action="store_true", help="skip the comparison with TensorFlow Lite Micro")
+    p.add_argument("--profile", action="store_true",
+                   help="time each op on the device and print instructions per op type (board runners)")
     p.add_argument("--json", default=None, help="write the full result here")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_run)

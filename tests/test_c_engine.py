@@ -337,3 +337,38 @@ def test_bit_exact_on_other_kernel_paths(tmp_path: Path) -> None:
     ref = LiteRTPredictor(build / "model_int8.tflite", info).raw_outputs(x)[0]
     assert np.array_equal(c, ref)
     assert len(np.unique(c)) > 10
+
+
+def _offsets(shape: list[int], strides: list[int]) -> np.ndarray:
+    """Element offset of every position of ``shape`` in row-major order."""
+    grids = np.meshgrid(*[np.arange(n) for n in shape], indexing="ij")
+    return sum(g * s for g, s in zip(grids, strides)).ravel()
+
+
+@pytest.mark.parametrize("a_shape,b_shape", [([1, 3, 5, 4], [1, 1, 1, 4]), ([2, 3, 5, 4], [2, 3, 5, 4]),
+                                             ([1, 1, 512, 4], [1, 1, 1, 1]), ([1, 3, 1, 4], [1, 3, 5, 1])])
+def test_merged_broadcast_axes_visit_the_same_elements(a_shape: list[int], b_shape: list[int]) -> None:
+    from firmware_export.c_engine.lower import _broadcast_strides, _merge_axes
+
+    out = [max(x, y) for x, y in zip(a_shape, b_shape)]
+    s1, s2 = _broadcast_strides(a_shape, out, "ADD"), _broadcast_strides(b_shape, out, "ADD")
+    merged, m1, m2 = _merge_axes(out, s1, s2)
+    assert len(merged) == 4 and np.prod(merged) == np.prod(out)
+    assert np.array_equal(_offsets(out, s1), _offsets(merged, m1))
+    assert np.array_equal(_offsets(out, s2), _offsets(merged, m2))
+
+
+def test_merged_pad_axes_place_every_byte_alike() -> None:
+    from firmware_export.c_engine.lower import _merge_unpadded
+
+    def padded(shape: list[int], before: list[int], out: list[int]) -> np.ndarray:
+        x = np.arange(1, np.prod(shape) + 1).reshape(shape)
+        y = np.zeros(out, np.int64)
+        y[tuple(slice(b, b + n) for b, n in zip(before, shape))] = x
+        return y.ravel()
+
+    for shape, before, out in (([1, 1, 2048, 1], [0, 0, 1, 0], [1, 1, 2050, 1]),
+                               ([1, 1, 256, 4], [0, 0, 0, 0], [1, 1, 256, 8]),
+                               ([1, 3, 5, 2], [0, 1, 0, 0], [1, 5, 5, 2])):
+        merged = _merge_unpadded(shape, before, out)
+        assert np.array_equal(padded(shape, before, out), padded(*merged))

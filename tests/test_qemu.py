@@ -6,6 +6,7 @@ CI a machine without them skips; in CI (CI=true) a missing tool is a failure.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -18,7 +19,9 @@ from drsn_edge.errors import DrsnError
 from firmware_export.boards import copy_support
 from firmware_export.boards.mps2_an386.runner import (PACKAGES, build_image, image_size, launcher, missing_tools,
                                                       parse_icount)
+from firmware_export.c_engine.runner import CEnginePredictor
 from firmware_export.c_engine.sources import CSRC
+from firmware_export.c_engine.target import load_fw_info
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -123,3 +126,24 @@ def test_engine_on_qemu_matches_litert_int8(cwru_int8_build: Path, cwru_dir: Pat
     assert device["instructions_max"] - device["instructions_min"] < 0.01 * device["instructions_per_inference"]
     assert 0 < device["static_ram_bytes"] < 64_000 and device["flash_bytes"] > 20_000
     assert "instructions per inference" in check_table(result)
+
+
+def test_profile_mode_splits_the_instructions_by_op(cwru_int8_build: Path, cwru_dir: Path, tmp_path: Path) -> None:
+    from drsn_edge.cli import main
+
+    fw = tmp_path / "fw"
+    assert main(["export", str(cwru_int8_build), "--target", "c", "--out", str(fw)]) == 0
+    out = tmp_path / "run.json"
+    assert main(["run", str(fw), "--runner", "qemu", "--data", f"cwru:{cwru_dir}", "--limit", "2", "--no-tflm",
+                 "--profile", "--quiet", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["litert"]["max_lsb"] == 0
+    device = result["device"]
+    profile = device["profile"]
+    assert {"CONV_2D", "preprocessing"} <= set(profile)
+    assert profile["CONV_2D"]["steps"] == load_fw_info(fw)["ops"]["CONV_2D"]
+    # every instruction of an inference but the final argmax lies in some step (each timed to 40 instructions)
+    timed = sum(row["instructions_per_inference"] for row in profile.values())
+    assert 0.995 * device["instructions_per_inference"] <= timed <= device["instructions_per_inference"]
+    with pytest.raises(DrsnError, match="cannot profile"):
+        CEnginePredictor(fw, "host", profile=True)

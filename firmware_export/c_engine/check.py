@@ -11,6 +11,7 @@ from drsn_edge.defaults import CHANNEL
 from drsn_edge.errors import DrsnError
 from drsn_edge.preprocess import Preprocessing
 from drsn_edge.registry import get_runtime
+from firmware_export.c_engine.profile import profile_table
 from firmware_export.c_engine.runner import CEnginePredictor
 from firmware_export.c_engine.target import MODEL_COPY, load_fw_info
 from drsn_edge.buildinfo import BuildInfo
@@ -41,8 +42,10 @@ def _reference(kind: str, model: Path, build: BuildInfo, x: np.ndarray, progress
 
 
 def run_check(fw_dir: str | Path, spec: str, split: str = "test", limit: int | None = None, runner: str = "host",
-              tflm: bool = False, channel: str = CHANNEL, progress: bool = True) -> dict:
-    """Run the engine on the data's windows; agreement with LiteRT int8 (and TFLite Micro, when installed)."""
+              tflm: bool = False, channel: str = CHANNEL, progress: bool = True, profile: bool = False) -> dict:
+    """Run the engine on the data's windows; agreement with LiteRT int8 (and TFLite Micro, when installed).
+
+    ``profile``: run an image that times each op (board runners only); the device report then has ``profile``."""
     from drsn_edge.data.spec import load_windows
     from drsn_edge.evaluate import labels_in_model_order
 
@@ -61,7 +64,7 @@ def run_check(fw_dir: str | Path, spec: str, split: str = "test", limit: int | N
     x = pre.check(np.asarray(windows.x[:n], dtype=np.float32))
     y = labels_in_model_order(windows, build.classes)[:n]
 
-    engine = CEnginePredictor(fw_dir, runner)
+    engine = CEnginePredictor(fw_dir, runner, profile=profile)
     c_logits = engine.raw_outputs(x)
     net_input = pre.apply(x)
     ref = _reference("litert", model, build, net_input, progress)
@@ -97,6 +100,9 @@ def check_table(result: dict) -> str:
         lines.append(f"  {device['instructions_per_inference']:,.0f} instructions per inference "
                      f"(min {device['instructions_min']:,}, max {device['instructions_max']:,}, "
                      f"resolution {device['resolution_instructions']})")
+    if "profile" in device:
+        lines.append("  instructions per inference by op type (each op timed; -DDRSN_PROFILE image):")
+        lines.append(profile_table(device["profile"], device.get("instructions_per_inference")))
     if "flash_bytes" in device:
         lines.append(f"  image: flash {device['flash_bytes']:,} bytes, static RAM {device['static_ram_bytes']:,} bytes")
     return "\n".join(lines)

@@ -58,7 +58,8 @@ class Emitter:
         fields = ", ".join(f".{k} = {self.value(v, f'op {i} {s.op}: {k}')}" for k, v in s.params.items())
         self.structs.append(f"static const {s.ptype} {name} = {{{fields}}};")
         args = ", ".join(self.tensor(t) for t in s.inputs)
-        return f"    {s.kernel}(&{name}, {args}, a + {self.arena.offsets[s.output]}); /* {i}: {s.op} */"
+        return f"    {s.kernel}(&{name}, {args}, a + {self.arena.offsets[s.output]});" \
+               f" DRSN_PROFILE_MARK({i}); /* {i}: {s.op} */"
 
 
 def emit(graph: Graph, steps: list[Step], arena: ArenaPlan, info: dict) -> dict[str, str]:

@@ -18,6 +18,7 @@ from firmware_export.c_engine.graph import Graph, Op, Tensor
 
 ALIAS_OPS = {"RESHAPE", "SQUEEZE", "EXPAND_DIMS"}
 SAME, VALID = 0, 1
+WEIGHT_TAIL = 3  # zero bytes after a conv's weights: the SMLAD path reads whole words (drsn_conv.c)
 
 
 @dataclass
@@ -85,6 +86,15 @@ def _folded_bias(filt: Tensor, bias: Tensor | None, input_offset: int) -> list[i
     return [int(v) for v in folded]
 
 
+def _smmulr_safe(filt: Tensor, bias: Tensor | None, shifts: list[int]) -> int:
+    """1 if every channel's accumulator, |sum w (x - zero point)| + |bias| <= sum|w| 255 + |bias|, times
+    2^(left shift + 1), stays below 2^31: then SMMULR computes the reference's rounding (drsn_conv.c)."""
+    weights = np.abs(filt.data.reshape(filt.shape[0], -1).astype(np.int64)).sum(axis=1) * 255
+    bound = weights + (np.abs(bias.data.astype(np.int64)) if bias is not None else 0)
+    lefts = np.maximum(np.asarray(shifts, np.int64), 0)
+    return int(bool(np.all(bound * (2 ** (lefts + 1)) < 2**31)))
+
+
 def conv_2d(g: Graph, op: Op) -> Step:
     inp, filt, out = g.tensors[op.inputs[0]], g.tensors[op.inputs[1]], g.tensors[op.outputs[0]]
     bias = g.tensors[op.inputs[2]] if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
@@ -99,7 +109,8 @@ def conv_2d(g: Graph, op: Op) -> Step:
     params = {"in_h": ih, "in_w": iw, "in_c": ic, "out_h": oh, "out_w": ow, "out_c": oc, "k_h": kh, "k_w": kw,
               "filter_in_c": fic, **_spatial(op, inp, out, kh, kw, dil_h, dil_w), "dil_h": dil_h, "dil_w": dil_w,
               "input_offset": -inp.zero_point, "output_offset": out.zero_point, "act_min": lo, "act_max": hi,
-              "weights": Const("int8_t", filt.data.ravel().tolist()),
+              "smmulr_safe": _smmulr_safe(filt, bias, [s for _, s in mults]),
+              "weights": Const("int8_t", filt.data.ravel().tolist() + [0] * WEIGHT_TAIL),
               "folded_bias": Const("int32_t", _folded_bias(filt, bias, -inp.zero_point)),
               "multiplier": Const("int32_t", [m for m, _ in mults]), "shift": Const("int32_t", [s for _, s in mults])}
     return Step(op.name, "drsn_conv2d", "drsn_conv_params", params, [inp.index], out.index)
@@ -116,6 +127,18 @@ def max_pool_2d(g: Graph, op: Op) -> Step:
     return Step(op.name, "drsn_max_pool2d", "drsn_pool_params", params, [inp.index], out.index)
 
 
+def _merge_unpadded(shape: list[int], before: list[int], out: list[int]) -> tuple[list[int], list[int], list[int]]:
+    """Fold each unpadded axis into the one before it (its rows become longer), so the kernel copies
+    long runs: padding along the outer axis then counts in whole rows of the inner one."""
+    shape, before, out = list(shape), list(before), list(out)
+    for d in range(3, 0, -1):  # deleting axis d leaves the merged axis at d - 1, checked next
+        if shape[d] == out[d] and before[d] == 0:
+            shape[d - 1], out[d - 1], before[d - 1] = shape[d - 1] * shape[d], out[d - 1] * out[d], before[d - 1] * shape[d]
+            del shape[d], before[d], out[d]
+    fill = 4 - len(shape)
+    return [1] * fill + shape, [0] * fill + before, [1] * fill + out
+
+
 def pad(g: Graph, op: Op) -> Step:
     inp, paddings, out = g.tensors[op.inputs[0]], g.tensors[op.inputs[1]], g.tensors[op.outputs[0]]
     if not paddings.is_const:
@@ -125,8 +148,8 @@ def pad(g: Graph, op: Op) -> Step:
     value = out.zero_point
     if len(op.inputs) > 2 and op.inputs[2] >= 0:  # PADV2's constant value
         value = int(g.tensors[op.inputs[2]].data.ravel()[0])
-    params = {"in_shape": shape4(inp.shape, op.name), "before": before, "out_shape": shape4(out.shape, op.name),
-              "value": value}
+    in4, before, out4 = _merge_unpadded(shape4(inp.shape, op.name), before, shape4(out.shape, op.name))
+    params = {"in_shape": in4, "before": before, "out_shape": out4, "value": value}
     return Step(op.name, "drsn_pad", "drsn_pad_params", params, [inp.index], out.index)
 
 
@@ -140,12 +163,25 @@ def _broadcast_strides(shape: list[int], out: list[int], op: str) -> list[int]:
     return strides
 
 
+def _merge_axes(out: list[int], s1: list[int], s2: list[int]) -> tuple[list[int], list[int], list[int]]:
+    """Fold an axis into the next one wherever both inputs step through the two as through one (the
+    same elements in the same order), so the kernel's innermost loop runs as long as it can."""
+    out, s1, s2 = list(out), list(s1), list(s2)
+    for d in range(2, -1, -1):  # deleting axis d leaves the merged axis at d, next to d - 1
+        if all(s[d] == s[d + 1] * out[d + 1] for s in (s1, s2)):
+            out[d + 1] *= out[d]
+            del out[d], s1[d], s2[d]
+    fill = 4 - len(out)
+    return [1] * fill + out, [0] * fill + s1, [0] * fill + s2
+
+
 def _binary(g: Graph, op: Op, kernel: str) -> Step:
     a, b, out = (g.tensors[i] for i in (op.inputs[0], op.inputs[1], op.outputs[0]))
     out4 = shape4(out.shape, op.name)
     lo, hi = _act(op, out)
-    params = {"out_shape": out4, "in1_strides": _broadcast_strides(shape4(a.shape, op.name), out4, op.name),
-              "in2_strides": _broadcast_strides(shape4(b.shape, op.name), out4, op.name),
+    out4, s1, s2 = _merge_axes(out4, _broadcast_strides(shape4(a.shape, op.name), out4, op.name),
+                               _broadcast_strides(shape4(b.shape, op.name), out4, op.name))
+    params = {"out_shape": out4, "in1_strides": s1, "in2_strides": s2, "in1_size": a.size, "in2_size": b.size,
               "in1_offset": -a.zero_point, "in2_offset": -b.zero_point, "out_offset": out.zero_point,
               "left_shift": 0, "in1_multiplier": 0, "in1_shift": 0, "in2_multiplier": 0, "in2_shift": 0,
               "out_multiplier": 0, "out_shift": 0, "act_min": lo, "act_max": hi}

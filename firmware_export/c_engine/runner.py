@@ -39,6 +39,7 @@ class Runner:
     description: str
     build: Callable[[Path, Path], list[str]]  # (fw_dir, workdir) -> harness command
     report: Callable[[Path, Path], dict] | None = None  # (fw_dir, workdir) -> facts about the last run
+    profile: Callable[[Path, Path], list[str]] | None = None  # as build, an image that times each op
 
 
 RUNNERS: dict[str, Runner] = {}
@@ -107,11 +108,15 @@ class CEnginePredictor(Predictor):
     The engine does its own preprocessing, so :meth:`logits` takes raw windows.
     """
 
-    def __init__(self, fw_dir: str | Path, runner: str = "host") -> None:
+    def __init__(self, fw_dir: str | Path, runner: str = "host", profile: bool = False) -> None:
         self.fw_dir = Path(fw_dir)
         self.fw = load_fw_info(self.fw_dir)
         self.runner = get_runner(runner)
         build = self.runner.build
+        if profile:
+            if self.runner.profile is None:
+                raise DrsnError(f"the {runner} runner cannot profile (choose a board runner, e.g. qemu)")
+            build = self.runner.profile
         self.name = f"c-engine-{runner}"
         self.classes = list(self.fw["classes"])
         self.preprocessing = Preprocessing.from_dict(self.fw["preprocessing"])

@@ -22,7 +22,9 @@ from pathlib import Path
 
 from drsn_edge.errors import DrsnError
 from firmware_export.boards import BOARDS, BUILD_FRAGMENT
+from firmware_export.c_engine.profile import by_op, step_ticks
 from firmware_export.c_engine.runner import Runner, register
+from firmware_export.c_engine.target import load_fw_info
 
 BOARD = BOARDS["mps2_an386"]
 LAUNCHER = "run.sh"
@@ -30,6 +32,7 @@ TOOLS = ("arm-none-eabi-gcc", "arm-none-eabi-size", "qemu-system-arm", "make", "
 PACKAGES = "gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm"
 NS_PER_INSTRUCTION = 1  # -icount shift=0
 LOG_NAME = "qemu_stderr.txt"
+IMAGE_DIR = "qemu"
 _ICOUNT_LINE = re.compile(r"drsn-qemu: calls=(\d+) ticks=(\d+) min=(\d+) max=(\d+) ns_per_tick=(\d+)")
 
 
@@ -43,15 +46,16 @@ def require_tools() -> None:
         raise DrsnError(f"the qemu runner needs {', '.join(missing)} (apt-get install {PACKAGES})")
 
 
-def build_image(fw_dir: Path, out: Path) -> Path:
-    """``make -f mps2_an386/board.mk`` in ``fw_dir`` with objects and ``app.elf`` under ``out``."""
+def build_image(fw_dir: Path, out: Path, profile: bool = False) -> Path:
+    """``make -f mps2_an386/board.mk`` in ``fw_dir`` with objects and ``app.elf`` under ``out``
+    (``profile``: an image that times each op, see icount.c)."""
     require_tools()
     fw_dir, out = Path(fw_dir).resolve(), Path(out).resolve()
     missing = [name for name in BOARD.files() if not (fw_dir / BOARD.name / name).is_file()]
     if missing:
         raise DrsnError(f"{fw_dir} lacks the {BOARD.name} support files ({', '.join(missing)}); export it again")
     done = subprocess.run(["make", "--no-print-directory", "-C", str(fw_dir), "-f", f"{BOARD.name}/{BUILD_FRAGMENT}",
-                           f"OUT={out}"], capture_output=True, text=True)
+                           f"OUT={out}", f"PROFILE={int(profile)}"], capture_output=True, text=True)
     if done.returncode != 0:
         errors = [line for line in (done.stderr or done.stdout).splitlines() if "error" in line.lower()]
         raise DrsnError(f"Cortex-M4 build failed: {(errors or done.stderr.splitlines() or ['make failed'])[0]}")
@@ -82,17 +86,26 @@ def parse_icount(log: str) -> dict | None:
             "resolution_instructions": per_tick}
 
 
-def _build(fw_dir: Path, workdir: Path) -> list[str]:
-    elf = build_image(fw_dir, workdir / "qemu")
+def _build(fw_dir: Path, workdir: Path, profile: bool = False) -> list[str]:
+    elf = build_image(fw_dir, workdir / IMAGE_DIR, profile)
     return ["bash", str(launcher(fw_dir)), "--log", str(workdir / LOG_NAME), str(elf)]
 
 
 def _report(fw_dir: Path, workdir: Path) -> dict:
     """Instruction counts of the last run and the image's flash/RAM, for ``drsn-edge run``."""
     log = workdir / LOG_NAME
-    counts = parse_icount(log.read_text()) if log.is_file() else None
-    return {**(counts or {}), **image_size(workdir / "qemu" / "app.elf")}
+    text = log.read_text() if log.is_file() else ""
+    counts = parse_icount(text) or {}
+    found = {**counts, **image_size(workdir / IMAGE_DIR / "app.elf")}
+    ticks = step_ticks(text)
+    if ticks and counts.get("calls"):
+        steps = load_fw_info(fw_dir)["steps"]
+        found["profile"] = by_op(ticks, steps, counts["calls"], counts["resolution_instructions"])
+        found["profile_steps"] = {step: t * counts["resolution_instructions"] / counts["calls"]
+                                  for step, t in sorted(ticks.items())}
+    return found
 
 
 for _name in BOARD.runner_names:
-    register(Runner(_name, "Cortex-M4F (QEMU mps2-an386, bare metal, -icount instruction counts)", _build, _report))
+    register(Runner(_name, "Cortex-M4F (QEMU mps2-an386, bare metal, -icount instruction counts)", _build, _report,
+                    lambda fw_dir, workdir: _build(fw_dir, workdir, profile=True)))

@@ -11,20 +11,21 @@
 
 static inline int32_t drsn_clamp(int32_t v, int32_t lo, int32_t hi) { return v < lo ? lo : (v > hi ? hi : v); }
 
-/* SaturatingRoundingDoublingHighMul */
+/* SaturatingRoundingDoublingHighMul. The reference adds a nudge of 2^30 (or 1 - 2^30 when the product
+ * is negative) and divides by 2^31 rounding toward zero; for a negative n, trunc(n / 2^31) equals
+ * floor((n + 2^31 - 1) / 2^31), so both cases are floor((ab + 2^30) / 2^31): one multiply-accumulate
+ * and an arithmetic shift, the same integer. */
 static inline int32_t drsn_srdhm(int32_t a, int32_t b)
 {
-    const int overflow = (a == b) && (a == INT32_MIN);
     const int64_t ab = (int64_t)a * (int64_t)b;
-    const int32_t nudge = ab >= 0 ? (1 << 30) : (1 - (1 << 30));
-    const int32_t high = (int32_t)((ab + nudge) / ((int64_t)1 << 31));
-    return overflow ? INT32_MAX : high;
+    if (a == INT32_MIN && b == INT32_MIN) return INT32_MAX;
+    return (int32_t)((ab + ((int64_t)1 << 30)) >> 31);
 }
 
 /* RoundingDivideByPOT */
 static inline int32_t drsn_rdbpot(int32_t x, int exponent)
 {
-    const int32_t mask = (int32_t)(((int64_t)1 << exponent) - 1);
+    const int32_t mask = (int32_t)((UINT32_C(1) << exponent) - 1); /* exponent 0..31 */
     const int32_t remainder = x & mask;
     const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
     return (x >> exponent) + (remainder > threshold ? 1 : 0);

@@ -22,7 +22,8 @@ typedef struct {
     int32_t k_h, k_w, filter_in_c;      /* filter_in_c < in_c for grouped convolutions */
     int32_t stride_h, stride_w, dil_h, dil_w, pad_h, pad_w;
     int32_t input_offset, output_offset, act_min, act_max;
-    const int8_t *weights;              /* [out_c][k_h][k_w][filter_in_c] */
+    int32_t smmulr_safe;                /* every accumulator, shifted left by its channel's shift, < 2^30 */
+    const int8_t *weights;              /* [out_c][k_h][k_w][filter_in_c], then 3 zero bytes */
     const int32_t *folded_bias;         /* [out_c]: bias + input_offset * sum of the channel's weights */
     const int32_t *multiplier;          /* [out_c] */
     const int32_t *shift;               /* [out_c] */
@@ -42,6 +43,7 @@ typedef struct {
 typedef struct {
     int32_t out_shape[4];
     int32_t in1_strides[4], in2_strides[4];
+    int32_t in1_size, in2_size;         /* elements of each input */
     int32_t in1_offset, in2_offset, out_offset;
     int32_t left_shift, in1_multiplier, in1_shift, in2_multiplier, in2_shift;
     int32_t out_multiplier, out_shift, act_min, act_max;

@@ -1,5 +1,6 @@
 /* drsn_pooling.c: MAX_POOL_2D and PAD/PADV2 (int8), as TFLite's reference kernels. */
 #include <stddef.h>
+#include <string.h>
 
 #include "drsn_fixedpoint.h"
 #include "drsn_kernels.h"
@@ -30,21 +31,23 @@ void drsn_max_pool2d(const drsn_pool_params *p, const int8_t *in, int8_t *out)
     }
 }
 
+/* rows of the innermost axis: fill, copy, fill (the generator merges unpadded trailing axes into it) */
 void drsn_pad(const drsn_pad_params *p, const int8_t *in, int8_t *out)
 {
-    int32_t i[4];
-    size_t o = 0;
-    for (i[0] = 0; i[0] < p->out_shape[0]; ++i[0])
-        for (i[1] = 0; i[1] < p->out_shape[1]; ++i[1])
-            for (i[2] = 0; i[2] < p->out_shape[2]; ++i[2])
-                for (i[3] = 0; i[3] < p->out_shape[3]; ++i[3], ++o) {
-                    size_t src = 0;
-                    int d, inside = 1;
-                    for (d = 0; d < 4; ++d) {
-                        const int32_t k = i[d] - p->before[d];
-                        if (k < 0 || k >= p->in_shape[d]) inside = 0;
-                        src = src * (size_t)p->in_shape[d] + (size_t)(k < 0 ? 0 : k);
-                    }
-                    out[o] = inside ? in[src] : (int8_t)p->value;
+    const int8_t value = (int8_t)p->value;
+    const int32_t n3 = p->out_shape[3], c3 = p->in_shape[3], b3 = p->before[3];
+    int32_t i0, i1, i2;
+    for (i0 = 0; i0 < p->out_shape[0]; ++i0)
+        for (i1 = 0; i1 < p->out_shape[1]; ++i1)
+            for (i2 = 0; i2 < p->out_shape[2]; ++i2, out += n3) {
+                const int32_t k0 = i0 - p->before[0], k1 = i1 - p->before[1], k2 = i2 - p->before[2];
+                if (k0 < 0 || k0 >= p->in_shape[0] || k1 < 0 || k1 >= p->in_shape[1] || k2 < 0 ||
+                    k2 >= p->in_shape[2]) {
+                    memset(out, value, (size_t)n3);
+                    continue;
                 }
+                memset(out, value, (size_t)b3);
+                memcpy(out + b3, in + (((size_t)k0 * p->in_shape[1] + k1) * p->in_shape[2] + k2) * c3, (size_t)c3);
+                memset(out + b3 + c3, value, (size_t)(n3 - b3 - c3));
+            }
 }
