@@ -23,6 +23,7 @@ class TrainConfig:
     patience: int = 20
     seed: int = 0
     threads: int = 0  # 0: leave torch's default
+    val_condition: str = ""  # "": select on the same-recording validation split; else on this held-out condition
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
