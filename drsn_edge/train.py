@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from drsn_edge import __version__
+from drsn_edge.augment import augment
 from drsn_edge.checkpoint import Checkpoint
 from drsn_edge.data.dataset import Splits, Windows, hold_out
 from drsn_edge.data.noise import add_noise
@@ -106,7 +107,8 @@ def fit(
     start = time.time()
     bar = tqdm(range(1, cfg.epochs + 1), desc=desc, disable=not progress, unit="epoch")
     for epoch in bar:
-        x_train = pre.apply(noise_mix(splits.train, cfg, rng))
+        raw = augment(splits.train.x, cfg.speed_jitter, cfg.time_shift, cfg.gain_db, rng)
+        x_train = pre.apply(mix_noise(raw, cfg, rng))
         if before_epoch is not None:
             before_epoch(epoch)
         forward.train()

@@ -28,6 +28,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         units_per_stage=args.units_per_stage,
         kernel_size=args.kernel_size,
         shortcut=args.shortcut,
+        stem_channels=args.stem_channels,
+        stem_stride=args.stem_stride,
+        stem_kernel_size=args.stem_kernel_size,
     )
     snr = parse_snr(args.snr)
     noise = [] if args.noise.strip().lower() == "none" else parse_noise_types(args.noise)
@@ -35,7 +38,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
         weight_decay=args.weight_decay, noise=noise, snr_db=snr if isinstance(snr, tuple) else (snr, snr),
         clean_fraction=args.clean_fraction, patience=args.patience, seed=args.seed, threads=args.threads,
-        val_condition=args.val_condition,
+        val_condition=args.val_condition, speed_jitter=args.speed_jitter, time_shift=args.time_shift,
+        gain_db=args.gain_db,
     )
     out = Path(args.out)
     if out.exists() and out.is_dir():
@@ -176,6 +180,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--val-condition", default=train_default("val_condition"), metavar="CONDITION",
                    help="choose the best epoch on this operating condition (e.g. 1hp), held out of training, "
                         "instead of the same-recording validation split")
+    p.add_argument("--speed-jitter", type=float, default=train_default("speed_jitter"),
+                   help="augmentation: read each training window at a rate uniform in 1 +- this (e.g. 0.04)")
+    p.add_argument("--time-shift", type=float, default=train_default("time_shift"),
+                   help="augmentation: start each training window up to this share of its length later")
+    p.add_argument("--gain-db", type=float, default=train_default("gain_db"),
+                   help="augmentation: random gain within +- this many dB (no effect with --normalisation window)")
     p.add_argument("--seed", type=int, default=train_default("seed"))
     p.add_argument("--threads", type=int, default=train_default("threads"), help="torch threads (0: default)")
     p.add_argument("--window-length", type=int, default=None,
@@ -187,6 +197,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--units-per-stage", type=int, default=model_default("units_per_stage"))
     p.add_argument("--kernel-size", type=int, default=model_default("kernel_size"))
     p.add_argument("--shortcut", default=model_default("shortcut"), help="pad (paper) or conv (1x1)")
+    p.add_argument("--stem-channels", type=int, default=model_default("stem_channels"), help="filters of the first layer")
+    p.add_argument("--stem-stride", type=int, default=model_default("stem_stride"))
+    p.add_argument("--stem-kernel-size", type=int, default=model_default("stem_kernel_size"),
+                   help="first-layer kernel (odd; default: --kernel-size); wide, e.g. 63, as in WDCNN")
     p.add_argument("--name", default=None, help="model name used by later tools")
     p.add_argument("--out", default="model.pt")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
