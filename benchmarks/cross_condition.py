@@ -11,6 +11,8 @@ whose checkpoint exists is not retrained, a run whose JSON exists is skipped.
 
     python benchmarks/cross_condition.py --seeds 0,1,2 --tag default
     python benchmarks/cross_condition.py --archs drsn-cw,resnet --tag jitter4 --train-args "--speed-jitter 0.04"
+    python benchmarks/cross_condition.py --tag valcond --train-data "cwru:../shared/data/cwru_0hp+../shared/data/cwru_1hp" \
+        --train-args "--val-condition 1hp"   # trains on 0 HP only, selects the epoch on 1 HP
 """
 from __future__ import annotations
 
@@ -100,7 +102,7 @@ def run_one(job: dict) -> dict:
     seconds = train_one(job)
     pt = out.with_suffix(".pt")
     ckpt = load_checkpoint(pt)
-    source_test = load_windows(job["train_data"], split="test")
+    source_test = load_windows(job["source_test"], split="test")
     target = load_splits(job["target"])
     record = {"arch": job["arch"], "seed": job["seed"], "train_data": job["train_data"], "target": job["target"],
               "train_args": job["train_args"], "parameters": ckpt.training["parameters"],
@@ -166,6 +168,7 @@ def summarise(records: list[dict], title: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train-data", default=SOURCE, help="what the models are trained on")
+    parser.add_argument("--source-test", default=SOURCE, help="the same-condition reference (its test span)")
     parser.add_argument("--target", default=TARGET, help="the condition the models never saw")
     parser.add_argument("--archs", default=",".join(ARCH_ORDER))
     parser.add_argument("--seeds", default="0,1,2")
@@ -175,7 +178,8 @@ def main() -> None:
     args = parser.parse_args()
 
     folder = ROOT / "benchmarks" / "results" / f"cross_condition_{args.tag}"
-    jobs = [{"train_data": args.train_data, "target": args.target, "arch": a, "seed": int(s),
+    jobs = [{"train_data": args.train_data, "source_test": args.source_test, "target": args.target,
+             "arch": a, "seed": int(s),
              "train_args": shlex.split(args.train_args), "out": str(folder / f"{a}_seed{s}.json")}
             for s in args.seeds.split(",") for a in args.archs.split(",")]
     with mp.get_context("spawn").Pool(args.workers) as pool:
