@@ -1,4 +1,4 @@
-"""Accuracy, per-class accuracy and confusion matrices, clean and under noise."""
+"""Accuracy, per-class accuracy and confusion matrices, clean and under noise, and per operating condition."""
 from __future__ import annotations
 
 import numpy as np
@@ -19,6 +19,12 @@ def labels_in_model_order(windows: Windows, model_classes: list[str]) -> np.ndar
         raise DrsnError(f"data has classes the model does not know: {', '.join(unknown)}")
     mapping = np.array([model_classes.index(c) for c in windows.classes], dtype=np.int64)
     return mapping[windows.y]
+
+
+def per_condition(condition: np.ndarray, correct: np.ndarray) -> dict[str, dict]:
+    """``{condition: {"n", "accuracy"}}`` from each window's condition and whether it was right."""
+    return {str(c): {"n": int((condition == c).sum()), "accuracy": float(correct[condition == c].mean())}
+            for c in sorted(set(condition.tolist()))}
 
 
 def noisy_windows(windows: Windows, noise: str | None, snr_db: float | None, seed: int) -> np.ndarray:
@@ -62,6 +68,8 @@ def evaluate(
     y_pred = predictor.predict(noisy_windows(windows, noise, snr_db, seed))
     result = score(y_true, y_pred, predictor.classes)
     result.update({"model": predictor.name, "noise": noise or "clean", "snr_db": snr_db})
+    if len(windows.conditions) > 1:
+        result["per_condition"] = per_condition(windows.condition, y_pred == y_true)
     return result
 
 
@@ -76,7 +84,7 @@ def sweep(
     """One predictor: clean accuracy plus every (noise type, SNR) cell and the mean over noisy cells."""
     result = compare([predictor], windows, noise_types, snrs_db, seed, progress)
     name = predictor.name
-    return {
+    out = {
         "model": name,
         "clean": result["clean"]["accuracy"][name],
         "noisy_mean": result["noisy_mean"].get(name, float("nan")),
@@ -85,6 +93,11 @@ def sweep(
         "noise_types": list(noise_types),
         "snrs_db": list(snrs_db),
     }
+    if "per_condition" in result:
+        out["per_condition"] = {c: {"n": v["n"], "clean": v["clean"][name], "noisy_mean": v["noisy_mean"].get(name),
+                                    "cells": [r["per_condition"][c]["accuracy"][name] for r in result["cells"]]}
+                                for c, v in result["per_condition"].items()}
+    return out
 
 
 def sweep_table(result: dict) -> str:
@@ -96,6 +109,22 @@ def sweep_table(result: dict) -> str:
         accs = [c["accuracy"] for c in result["cells"] if c["noise"] == kind]
         lines.append(f"{kind:<10}" + "".join(f"{a:>7.3f}" for a in accs) + f"{np.mean(accs):>7.3f}")
     lines.append(f"noisy mean {result['noisy_mean']:.3f}   (SNR in dB across the top)")
+    return "\n".join(lines)
+
+
+def condition_table(result: dict) -> str:
+    """Accuracy per operating condition of an :func:`evaluate` or :func:`sweep` result, for people."""
+    rows = result["per_condition"]
+    kinds = result.get("noise_types", [])
+    head = f"{'condition':<14}{'windows':>8}{'clean':>8}" if kinds else f"{'condition':<14}{'windows':>8}{'accuracy':>10}"
+    lines = [head + "".join(f"{k:>11}" for k in kinds) + ("  noisy mean" if kinds else "")]
+    for cond, v in rows.items():
+        if not kinds:
+            lines.append(f"{cond:<14}{v['n']:>8}{v['accuracy']:>10.4f}")
+            continue
+        by_kind = [np.mean([a for a, c in zip(v["cells"], result["cells"]) if c["noise"] == k]) for k in kinds]
+        lines.append(f"{cond:<14}{v['n']:>8}{v['clean']:>8.3f}" + "".join(f"{a:>11.3f}" for a in by_kind)
+                     + f"{v['noisy_mean']:>12.3f}")
     return "\n".join(lines)
 
 
@@ -138,6 +167,7 @@ def compare_cells(
     if len(set(names)) != len(names):
         raise DrsnError(f"predictor names must differ: {names}")
     y = labels_in_model_order(windows, predictors[0].classes)
+    several = len(windows.conditions) > 1
     rows = []
     desc = "sweep " + " vs ".join(names)
     for noise, snr in tqdm(cells, desc=desc, disable=not progress, leave=False):
@@ -149,6 +179,10 @@ def compare_cells(
             "accuracy": {n: float(np.mean(preds[n] == y)) for n in names},
             "agreement": {n: float(np.mean(preds[n] == ref)) for n in names[1:]},
         })
+        if several:
+            by = {n: per_condition(windows.condition, preds[n] == y) for n in names}
+            rows[-1]["per_condition"] = {c: {"n": by[names[0]][c]["n"], "accuracy": {n: by[n][c]["accuracy"] for n in names}}
+                                         for c in by[names[0]]}
         if confusion:
             rows[-1]["confusion"] = {n: score(y, preds[n], predictors[0].classes)["confusion"] for n in names}
     return rows
@@ -157,12 +191,19 @@ def compare_cells(
 def summarise(names: list[str], rows: list[dict], noise_types: tuple[str, ...], snrs_db: tuple[float, ...]) -> dict:
     """Rows of :func:`compare_cells` (clean first) -> the comparison with means over the noisy cells."""
     noisy = rows[1:]
-    return {
+    out = {
         "models": names, "reference": names[0], "clean": rows[0], "cells": noisy,
         "noisy_mean": {n: float(np.mean([r["accuracy"][n] for r in noisy])) for n in names} if noisy else {},
         "agreement_mean": {n: float(np.mean([r["agreement"][n] for r in rows])) for n in names[1:]},
         "noise_types": list(noise_types), "snrs_db": list(snrs_db),
     }
+    if "per_condition" in rows[0]:  # accuracy per operating condition, clean and averaged over the noisy cells
+        out["per_condition"] = {c: {
+            "n": v["n"], "clean": v["accuracy"],
+            "noisy_mean": {n: float(np.mean([r["per_condition"][c]["accuracy"][n] for r in noisy])) for n in names}
+            if noisy else {},
+        } for c, v in rows[0]["per_condition"].items()}
+    return out
 
 
 def compare(

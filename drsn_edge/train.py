@@ -17,8 +17,9 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from drsn_edge import __version__
+from drsn_edge.augment import augment
 from drsn_edge.checkpoint import Checkpoint
-from drsn_edge.data.dataset import Splits, Windows
+from drsn_edge.data.dataset import Splits, Windows, hold_out
 from drsn_edge.data.noise import add_noise
 from drsn_edge.errors import DrsnError
 from drsn_edge.models import ModelConfig, build_model, count_macs, count_parameters
@@ -28,7 +29,11 @@ from drsn_edge.train_config import TrainConfig
 
 def noise_mix(windows: Windows, cfg: TrainConfig, rng: np.random.Generator) -> np.ndarray:
     """Add the training noise mix to a copy of the raw windows; a share stays clean."""
-    x = windows.x
+    return mix_noise(windows.x, cfg, rng)
+
+
+def mix_noise(x: np.ndarray, cfg: TrainConfig, rng: np.random.Generator) -> np.ndarray:
+    """:func:`noise_mix` on bare raw windows (N, L): for callers that have no labels."""
     if not cfg.noise or cfg.clean_fraction >= 1.0:
         return x
     noisy = add_noise(x, cfg.noise, tuple(cfg.snr_db), rng)
@@ -102,7 +107,8 @@ def fit(
     start = time.time()
     bar = tqdm(range(1, cfg.epochs + 1), desc=desc, disable=not progress, unit="epoch")
     for epoch in bar:
-        x_train = pre.apply(noise_mix(splits.train, cfg, rng))
+        raw = augment(splits.train.x, cfg.speed_jitter, cfg.time_shift, cfg.gain_db, rng)
+        x_train = pre.apply(mix_noise(raw, cfg, rng))
         if before_epoch is not None:
             before_epoch(epoch)
         forward.train()
@@ -143,7 +149,13 @@ def train(
     data_summary: dict | None = None,
     progress: bool = True,
 ) -> Checkpoint:
-    """Train one model and return the best-validation checkpoint."""
+    """Train one model and return the best-validation checkpoint.
+
+    With ``cfg.val_condition`` the best epoch is chosen on windows of that
+    operating condition, which training never sees (:func:`hold_out`).
+    """
+    if cfg.val_condition:
+        splits = hold_out(splits, cfg.val_condition)
     for part in (splits.train, splits.val):
         part.check_finite()
     if len(splits.train) == 0 or len(splits.val) == 0:

@@ -23,6 +23,10 @@ class TrainConfig:
     patience: int = 20
     seed: int = 0
     threads: int = 0  # 0: leave torch's default
+    val_condition: str = ""  # "": select on the same-recording validation split; else on this held-out condition
+    speed_jitter: float = 0.0  # read each training window at a rate uniform in 1 +- this (load/speed change)
+    time_shift: float = 0.0  # start each training window up to this share of its length later
+    gain_db: float = 0.0  # scale each training window by a gain uniform in +- this many dB
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
@@ -34,6 +38,8 @@ class TrainConfig:
             raise DrsnError(f"unknown noise type(s): {', '.join(unknown)}")
         if not 0.0 <= self.clean_fraction <= 1.0:
             raise DrsnError("clean fraction must lie in [0, 1]")
+        if not 0.0 <= self.speed_jitter < 0.5 or not 0.0 <= self.time_shift <= 1.0 or self.gain_db < 0:
+            raise DrsnError("speed jitter must lie in [0, 0.5), time shift in [0, 1] and gain in dB be >= 0")
         low, high = self.snr_db
         if low > high:
             raise DrsnError(f"SNR range {low},{high} is reversed")

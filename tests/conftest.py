@@ -24,6 +24,20 @@ def cwru_dir() -> Path:
     return path
 
 
+def cwru_1hp_dir_path() -> Path:
+    """The CWRU 1 HP folder (9 fault classes, no normal): $DRSN_CWRU_1HP_DIR, else ../shared/data/cwru_1hp."""
+    env = os.environ.get("DRSN_CWRU_1HP_DIR")
+    return Path(env) if env else REPO_ROOT.parent / "shared" / "data" / "cwru_1hp"
+
+
+@pytest.fixture(scope="session")
+def cwru_1hp_dir() -> Path:
+    path = cwru_1hp_dir_path()
+    if not (path / "IR007_1.mat").is_file():
+        pytest.fail(f"CWRU 1 HP data not found at {path} (set DRSN_CWRU_1HP_DIR)")
+    return path
+
+
 @pytest.fixture(scope="session")
 def cwru_model(cwru_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The paper-size DRSN-CW trained on the real CWRU 0 HP data (30 epochs: half the default, enough for

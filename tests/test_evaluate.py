@@ -68,3 +68,18 @@ def test_noise_cells_are_identical_for_every_predictor_and_differ_between_cells(
 def test_sweep_has_every_cell() -> None:
     result = sweep(Fixed("ref"), windows(), snrs_db=(-5.0, 0.0, 5.0), progress=False)
     assert result["clean"] == 1.0 and len(result["cells"]) == 9
+
+
+def test_compare_breaks_every_cell_down_per_condition() -> None:
+    w = windows()
+    w = Windows(w.x, w.y, w.classes, 12000.0, condition=np.where(np.arange(30) < 10, "a", "b"))
+    result = compare([Fixed("ref"), Fixed("noisy", flip_every=5)], w, noise_types=("gaussian",), snrs_db=(50.0,),
+                     progress=False)
+    per = result["per_condition"]  # what the report's JSON carries beside the noise cells
+    assert {c: v["n"] for c, v in per.items()} == {"a": 10, "b": 20}
+    assert per["a"]["clean"] == {"ref": 1.0, "noisy": pytest.approx(8 / 10)}  # flips at 0, 5 of the first 10
+    assert per["b"]["clean"]["noisy"] == pytest.approx(16 / 20)
+    assert result["cells"][0]["per_condition"]["b"]["accuracy"]["ref"] == 1.0
+    single = compare([Fixed("ref")], windows(), noise_types=("gaussian",), snrs_db=(50.0,), progress=False)
+    assert "per_condition" not in single and "per_condition" not in single["clean"]
+    assert evaluate(Fixed("noisy", flip_every=5), w)["per_condition"]["a"]["accuracy"] == pytest.approx(0.8)

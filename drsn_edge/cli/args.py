@@ -8,7 +8,7 @@ from pathlib import Path
 
 from drsn_edge.errors import DrsnError
 
-DATA_HELP = "synthetic[:SEED] | cwru:DIR | npz:FILE"
+DATA_HELP = "synthetic[:SEED] | cwru:DIR[+DIR...] | npz:FILE, optionally @load=N[,N] or @condition=NAME[,NAME]"
 
 
 def write_json(path: str | Path, data: dict) -> None:

@@ -1,4 +1,4 @@
-"""``train`` and ``evaluate``: the commands that make and measure a checkpoint."""
+"""``train``, ``evaluate`` and ``adapt``: the commands that make, measure and adapt a checkpoint."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from drsn_edge.errors import DrsnError
 def cmd_train(args: argparse.Namespace) -> int:
     from drsn_edge.checkpoint import save_checkpoint
     from drsn_edge.data.noise import parse_noise_types, parse_snr
-    from drsn_edge.data.spec import describe, load_splits, resolve_spec
-    from drsn_edge.evaluate import evaluate
+    from drsn_edge.data.spec import load_splits
+    from drsn_edge.evaluate import condition_table, evaluate
     from drsn_edge.models import ModelConfig
     from drsn_edge.predictor import TorchPredictor
     from drsn_edge.preprocess import Preprocessing
@@ -28,6 +28,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         units_per_stage=args.units_per_stage,
         kernel_size=args.kernel_size,
         shortcut=args.shortcut,
+        stem_channels=args.stem_channels,
+        stem_stride=args.stem_stride,
+        stem_kernel_size=args.stem_kernel_size,
     )
     snr = parse_snr(args.snr)
     noise = [] if args.noise.strip().lower() == "none" else parse_noise_types(args.noise)
@@ -35,6 +38,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
         weight_decay=args.weight_decay, noise=noise, snr_db=snr if isinstance(snr, tuple) else (snr, snr),
         clean_fraction=args.clean_fraction, patience=args.patience, seed=args.seed, threads=args.threads,
+        val_condition=args.val_condition, speed_jitter=args.speed_jitter, time_shift=args.time_shift,
+        gain_db=args.gain_db,
     )
     out = Path(args.out)
     if out.exists() and out.is_dir():
@@ -45,23 +50,44 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise DrsnError(f"data windows have {window_length} samples but --window-length is {args.window_length}")
     pre = Preprocessing(window_length=window_length, sample_rate=splits.train.sample_rate,
                         normalisation=args.normalisation)
-    summary = {"spec": args.data, "spec_resolved": resolve_spec(args.data), "channel": args.channel,
-               "train": describe(splits.train), "val": describe(splits.val), "test": describe(splits.test)}
+    summary = data_summary(args.data, args.channel, splits, cfg.val_condition)
     ckpt = train(splits, model_config, cfg, pre, data_summary=summary, progress=not args.quiet)
     ckpt.training["name"] = args.name or (out.stem if out.stem != "model" else args.arch)
     test = evaluate(TorchPredictor(ckpt), splits.test)
     ckpt.metrics["test_accuracy"] = test["accuracy"]
+    if "per_condition" in test:
+        ckpt.metrics["test_accuracy_by_condition"] = {c: v["accuracy"] for c, v in test["per_condition"].items()}
     save_checkpoint(ckpt, out)
+    held_out = f" (held-out condition {cfg.val_condition})" if cfg.val_condition else ""
     print(f"saved {out}: {ckpt.config.arch}, {ckpt.training['parameters']} parameters, "
           f"best epoch {ckpt.training['best_epoch']}/{ckpt.training['epochs_run']}, "
-          f"val accuracy {ckpt.metrics['val_accuracy']:.4f}, clean test accuracy {test['accuracy']:.4f}")
+          f"val accuracy {ckpt.metrics['val_accuracy']:.4f}{held_out}, clean test accuracy {test['accuracy']:.4f}")
+    if "per_condition" in test:
+        print(condition_table(test))
     return 0
+
+
+def data_summary(spec: str, channel: str, splits, val_condition: str) -> dict:
+    """What the checkpoint records about its data. With a held-out validation condition, ``spec_resolved``
+    names only the training conditions (what calibration and fine-tuning reload) and ``val_spec`` the other."""
+    from drsn_edge.data.dataset import hold_out
+    from drsn_edge.data.spec import describe, parse
+
+    used = hold_out(splits, val_condition) if val_condition else splits
+    resolved = parse(spec).resolved()
+    summary = {"spec": spec, "spec_resolved": str(resolved), "channel": channel,
+               "train": describe(used.train), "val": describe(used.val), "test": describe(used.test)}
+    if val_condition:
+        rest = tuple(c for c in splits.train.conditions if c != val_condition)
+        summary.update(spec_resolved=str(resolved.with_conditions(rest)), val_condition=val_condition,
+                       val_spec=str(resolved.with_conditions((val_condition,))))
+    return summary
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from drsn_edge.data.noise import NOISE_TYPES, parse_snr
     from drsn_edge.data.spec import load_windows
-    from drsn_edge.evaluate import confusion_table, evaluate, sweep, sweep_table
+    from drsn_edge.evaluate import condition_table, confusion_table, evaluate, sweep, sweep_table
     from drsn_edge.registry import load_predictor
 
     predictor = load_predictor(args.model)
@@ -86,9 +112,38 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         cond = "clean" if not args.noise else f"{args.noise} noise at {snr:g} dB"
         print(f"{predictor.name}: accuracy {result['accuracy']:.4f} on {result['n']} windows ({cond})")
         print(confusion_table(result))
+    if "per_condition" in result:
+        print("\naccuracy per operating condition:")
+        print(condition_table(result))
     result.update({"model_path": str(args.model), "data": args.data, "split": args.split})
     if args.json:
         write_json(args.json, result)
+    return 0
+
+
+def cmd_adapt(args: argparse.Namespace) -> int:
+    from drsn_edge.adapt import AdaptConfig, adapt
+    from drsn_edge.checkpoint import load_checkpoint, save_checkpoint
+    from drsn_edge.data.spec import describe, load_windows, resolve_spec
+
+    cfg = AdaptConfig(noise=args.noise, batch_size=args.batch_size, seed=args.seed, threads=args.threads)
+    out = Path(args.out)
+    if out.exists() and out.is_dir():
+        raise DrsnError(f"--out {out} is a directory; give a file name such as {out / 'adapted.pt'}")
+    ckpt = load_checkpoint(args.model)
+    pre = ckpt.preprocessing
+    windows = load_windows(args.data, split=args.split, window_length=pre.window_length, channel=args.channel)
+    if abs(windows.sample_rate - pre.sample_rate) > 1e-6:
+        raise DrsnError(f"data is sampled at {windows.sample_rate:g} Hz but the model expects {pre.sample_rate:g} Hz")
+    seen = describe(windows)
+    source = {"spec": args.data, "spec_resolved": resolve_spec(args.data), "split": args.split,
+              "channel": args.channel, "n": seen["n"], "condition_counts": seen["condition_counts"]}
+    adapted = adapt(ckpt, windows.x, cfg, source)  # raw windows only: the labels never reach it
+    adapted.training["name"] = args.name or f"{ckpt.name}-adabn"
+    save_checkpoint(adapted, out)
+    info = adapted.training["adaptation"]
+    print(f"saved {out}: {info['batch_norms']} batch norms re-estimated on {info['windows']} unlabelled windows "
+          f"of {args.data} ({args.split} split, noise: {cfg.noise}); every weight unchanged")
     return 0
 
 
@@ -96,6 +151,7 @@ ORDER = 0  # first in the command list
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
+    from drsn_edge.adapt import AdaptConfig
     from drsn_edge.models import ARCHS, ModelConfig
     from drsn_edge.preprocess import Preprocessing
     from drsn_edge.train_config import TrainConfig
@@ -121,6 +177,15 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="share of windows left clean each epoch")
     p.add_argument("--patience", type=int, default=train_default("patience"),
                    help="stop after this many epochs without improvement")
+    p.add_argument("--val-condition", default=train_default("val_condition"), metavar="CONDITION",
+                   help="choose the best epoch on this operating condition (e.g. 1hp), held out of training, "
+                        "instead of the same-recording validation split")
+    p.add_argument("--speed-jitter", type=float, default=train_default("speed_jitter"),
+                   help="augmentation: read each training window at a rate uniform in 1 +- this (e.g. 0.04)")
+    p.add_argument("--time-shift", type=float, default=train_default("time_shift"),
+                   help="augmentation: start each training window up to this share of its length later")
+    p.add_argument("--gain-db", type=float, default=train_default("gain_db"),
+                   help="augmentation: random gain within +- this many dB (no effect with --normalisation window)")
     p.add_argument("--seed", type=int, default=train_default("seed"))
     p.add_argument("--threads", type=int, default=train_default("threads"), help="torch threads (0: default)")
     p.add_argument("--window-length", type=int, default=None,
@@ -132,6 +197,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--units-per-stage", type=int, default=model_default("units_per_stage"))
     p.add_argument("--kernel-size", type=int, default=model_default("kernel_size"))
     p.add_argument("--shortcut", default=model_default("shortcut"), help="pad (paper) or conv (1x1)")
+    p.add_argument("--stem-channels", type=int, default=model_default("stem_channels"), help="filters of the first layer")
+    p.add_argument("--stem-stride", type=int, default=model_default("stem_stride"))
+    p.add_argument("--stem-kernel-size", type=int, default=model_default("stem_kernel_size"),
+                   help="first-layer kernel (odd; default: --kernel-size); wide, e.g. 63, as in WDCNN")
     p.add_argument("--name", default=None, help="model name used by later tools")
     p.add_argument("--out", default="model.pt")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -149,3 +218,20 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", default=None, help="write the full result here")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_evaluate)
+
+    def adapt_default(name: str):
+        return field_default(AdaptConfig, name)
+
+    p = sub.add_parser("adapt", help="AdaBN: re-estimate batch-norm statistics on unlabelled target-condition data")
+    p.add_argument("model", help="checkpoint (.pt) to adapt")
+    p.add_argument("--data", required=True, help=f"unlabelled windows of the target condition: {DATA_HELP}")
+    p.add_argument("--split", default="train", help="train, val or test (an .npz: all)")
+    p.add_argument("--noise", default=adapt_default("noise"),
+                   help="train (add the model's training noise mix, as its statistics were learned) or none")
+    p.add_argument("--batch-size", type=int, default=adapt_default("batch_size"))
+    p.add_argument("--seed", type=int, default=adapt_default("seed"), help="noise draw and batch order")
+    p.add_argument("--threads", type=int, default=adapt_default("threads"), help="torch threads (0: default)")
+    p.add_argument("--channel", default=CHANNEL)
+    p.add_argument("--name", default=None, help="model name used by later tools (default: NAME-adabn)")
+    p.add_argument("--out", required=True, help="the adapted checkpoint")
+    p.set_defaults(func=cmd_adapt)

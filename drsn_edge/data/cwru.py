@@ -3,7 +3,9 @@
 Each CWRU class is one continuous recording, so every recording is cut into
 disjoint time spans first and windowed inside each span afterwards. The normal
 baseline is 48 kHz while the fault records are 12 kHz; anything not at the
-target rate goes through an anti-aliased polyphase resampler.
+target rate goes through an anti-aliased polyphase resampler. Every window
+carries its recording's operating condition, the motor load as ``"<load>hp"``
+(from the file name suffix, the record number or the array key).
 """
 from __future__ import annotations
 
@@ -67,6 +69,15 @@ class Recording:
     @property
     def resampled(self) -> bool:
         return self.sample_rate != self.source_rate
+
+    @property
+    def condition(self) -> str:
+        return load_condition(self.load_hp)
+
+
+def load_condition(load_hp: int | None) -> str:
+    """The operating-condition name of a CWRU motor load: ``0`` -> ``"0hp"``; unknown -> ``"unknown"``."""
+    return "unknown" if load_hp is None else f"{int(load_hp)}hp"
 
 
 def class_rate(label: str) -> float:
@@ -216,17 +227,33 @@ def _list_files(directory: Path) -> list[Path]:
     return files
 
 
+def _select(recordings: list[Recording], conditions: tuple[str, ...] | None, where: str) -> list[Recording]:
+    """Only the recordings of the asked conditions; asking for an absent one is an error."""
+    if conditions is None:
+        return recordings
+    present = sorted({r.condition for r in recordings})
+    missing = [c for c in conditions if c not in present]
+    if missing:
+        raise DrsnError(f"{where} holds no recording at {', '.join(missing)} (conditions present: {', '.join(present)})")
+    return [r for r in recordings if r.condition in conditions]
+
+
 def load_cwru(
-    directory: str | Path,
+    directory: str | Path | list[str | Path],
     channel: str = CHANNEL,
     window_length: int = WINDOW_LENGTH,
     train_hop: int = 256,
     eval_hop: int = 256,
     fractions: tuple[float, float, float] = (0.7, 0.15, 0.15),
     target_rate: float = SAMPLE_RATE,
+    conditions: tuple[str, ...] | None = None,
 ) -> Splits:
-    """Every .mat in ``directory`` (or one .mat file), split in time per recording, then windowed."""
-    directory = Path(directory)
+    """Every .mat in ``directory`` (one folder or .mat file, or a list of them), split in time per
+    recording, then windowed; ``conditions`` (e.g. ``("1hp",)``) keeps only recordings at those loads."""
+    directories = [Path(d) for d in directory] if isinstance(directory, (list, tuple)) else [Path(directory)]
+    if not directories:
+        raise DrsnError("no CWRU data folder given")
+    where = "+".join(str(d) for d in directories)
     ch = _check_channel(channel)
     length = _positive_int(window_length, "window length")
     hops = {"train": _positive_int(train_hop, "train hop"), "val": _positive_int(eval_hop, "eval hop")}
@@ -234,7 +261,8 @@ def load_cwru(
     split_spans(0, fractions)  # validate fractions before any file is read
     target = _check_rate(target_rate, "target rate")
 
-    recordings = [load_recording(p, ch, target) for p in _list_files(directory)]
+    files = [p for d in directories for p in _list_files(d)]
+    recordings = _select([load_recording(p, ch, target) for p in files], conditions, where)
     seen: dict[int, str] = {}
     for rec in recordings:
         if rec.record is not None and rec.record in seen:
@@ -247,6 +275,7 @@ def load_cwru(
 
     xs: dict[str, list[np.ndarray]] = {s: [] for s in hops}
     ys: dict[str, list[np.ndarray]] = {s: [] for s in hops}
+    conds: dict[str, list[np.ndarray]] = {s: [] for s in hops}
     summary = []
     for rec in recordings:
         n = int(rec.signal.shape[0])
@@ -261,15 +290,16 @@ def load_cwru(
                 )
             xs[split].append(w)
             ys[split].append(np.full(len(w), classes.index(rec.label), dtype=np.int64))
+            conds[split].append(np.full(len(w), rec.condition))
             counts[split] = int(len(w))
         summary.append({
-            "file": rec.name, "label": rec.label, "load_hp": rec.load_hp, "record": rec.record,
+            "file": rec.name, "label": rec.label, "load_hp": rec.load_hp, "condition": rec.condition, "record": rec.record,
             "key": rec.key, "source_rate": rec.source_rate, "resampled": rec.resampled, "samples": n,
             "spans": {s: [int(a), int(b)] for s, (a, b) in spans.items()}, "windows": counts,
         })
 
     info = {
-        "source": "cwru", "directory": str(directory), "channel": ch, "sample_rate": target,
+        "source": "cwru", "directory": where, "channel": ch, "sample_rate": target,
         "recordings": summary, "window_length": length,
         "hops": {"train": hops["train"], "eval": hops["val"]}, "fractions": [float(f) for f in fractions],
     }
@@ -277,6 +307,6 @@ def load_cwru(
     for split in hops:
         out[split] = Windows(
             x=np.concatenate(xs[split]), y=np.concatenate(ys[split]), classes=classes,
-            sample_rate=target, info={**copy.deepcopy(info), "split": split},
+            sample_rate=target, info={**copy.deepcopy(info), "split": split}, condition=np.concatenate(conds[split]),
         )
     return Splits(train=out["train"], val=out["val"], test=out["test"])

@@ -1,8 +1,9 @@
 """The .npz interchange format: how any data set, not just CWRU, comes in.
 
 Keys: ``x`` (N, L) float32 raw windows, ``y`` (N,) int64 labels, ``classes``
-(unicode strings naming the label indices) and an optional scalar
-``sample_rate`` in Hz. Files are read with ``allow_pickle=False`` so a data
+(unicode strings naming the label indices), an optional scalar
+``sample_rate`` in Hz and an optional ``condition`` (N,) naming each window's
+operating condition (strings, or integers read as their decimal names). Files are read with ``allow_pickle=False`` so a data
 file can never execute code.
 """
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from drsn_edge.data.dataset import Windows
+from drsn_edge.data.dataset import DEFAULT_CONDITION, Windows
 from drsn_edge.defaults import SAMPLE_RATE
 from drsn_edge.errors import DrsnError
 
@@ -35,6 +36,8 @@ def write_npz(path: str | Path, windows: Windows) -> None:
         "classes": np.array([str(c) for c in windows.classes], dtype=np.str_),
         "sample_rate": np.float64(windows.sample_rate),
     }
+    if windows.conditions != [DEFAULT_CONDITION]:
+        arrays["condition"] = np.ascontiguousarray(windows.condition, dtype=np.str_)
     tmp_name = None
     try:
         with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{path.name}.", suffix=".tmp", delete=False) as fh:
@@ -76,6 +79,21 @@ def _read_classes(arr: np.ndarray, name: str) -> list[str]:
     if dupes:
         raise DrsnError(f"{name}: 'classes' names {', '.join(dupes)} more than once")
     return classes
+
+
+def _check_condition(arr: np.ndarray | None, name: str, n: int) -> np.ndarray | None:
+    """The optional per-window condition names: strings or integers, one per window, none empty."""
+    if arr is None:
+        return None
+    if arr.ndim != 1 or arr.dtype.kind not in "USiu":
+        raise DrsnError(f"{name}: 'condition' must be a 1-D array of names (strings or integers), "
+                        f"got dtype {arr.dtype} shape {arr.shape}")
+    if arr.shape[0] != n:
+        raise DrsnError(f"{name}: 'x' has {n} windows but 'condition' names {arr.shape[0]}")
+    names = np.char.strip(np.char.decode(arr, "utf-8", "replace") if arr.dtype.kind == "S" else arr.astype(np.str_))
+    if (names == "").any():
+        raise DrsnError(f"{name}: 'condition' holds {int((names == '').sum())} empty names")
+    return names
 
 
 def _read_rate(npz: np.lib.npyio.NpzFile, name: str, asked: float | None) -> tuple[float, bool]:
@@ -127,6 +145,7 @@ def read_npz(path: str | Path, sample_rate: float | None = None) -> Windows:
         y = _get(npz, "y", name)
         classes = _read_classes(_get(npz, "classes", name), name)
         rate, assumed = _read_rate(npz, name, sample_rate)
+        condition = _get(npz, "condition", name) if "condition" in npz.files else None
     if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
         raise DrsnError(f"{name}: 'x' must be 2-D (windows, samples) and non-empty, got shape {x.shape}")
     if x.dtype.kind not in "iuf":
@@ -138,6 +157,7 @@ def read_npz(path: str | Path, sample_rate: float | None = None) -> Windows:
     lo, hi = int(y.min()), int(y.max())
     if lo < 0 or hi >= len(classes):
         raise DrsnError(f"{name}: labels span {lo}..{hi} but there are {len(classes)} classes (0..{len(classes) - 1})")
+    condition = _check_condition(condition, name, x.shape[0])
     info = {"source": "npz", "file": str(path), "sample_rate": rate, "sample_rate_assumed": assumed}
     return Windows(x=x.astype(np.float32, copy=False), y=y.astype(np.int64, copy=False),
-                   classes=classes, sample_rate=rate, info=info)
+                   classes=classes, sample_rate=rate, info=info, condition=condition)

@@ -37,6 +37,7 @@ class ModelConfig:
     units_per_stage: int = 4
     kernel_size: int = 3
     shortcut: str = "pad"
+    stem_kernel_size: int | None = None  # None: kernel_size; wide (e.g. 63) as in WDCNN's first layer
 
     def __post_init__(self) -> None:
         self.widths = [int(w) for w in self.widths]
@@ -44,14 +45,21 @@ class ModelConfig:
             raise DrsnError(f"unknown architecture '{self.arch}' (choose from {', '.join(ARCHS)})")
         if self.shortcut not in ("pad", "conv"):
             raise DrsnError(f"unknown shortcut '{self.shortcut}' (choose pad or conv)")
-        if self.kernel_size < 1 or self.kernel_size % 2 == 0:
-            raise DrsnError(f"kernel size must be odd and positive, got {self.kernel_size}")
+        for name, k in (("kernel size", self.kernel_size), ("stem kernel size", self.stem_kernel)):
+            if k < 1 or k % 2 == 0:
+                raise DrsnError(f"{name} must be odd and positive, got {k}")
+        if self.stem_channels < 1 or self.stem_stride < 1:
+            raise DrsnError("stem channels and stride must be positive")
         if not self.widths or self.units_per_stage < 1 or self.num_classes < 2:
             raise DrsnError("need at least one stage, one unit per stage and two classes")
         if self.shortcut == "pad" and any(b < a for a, b in zip([self.stem_channels, *self.widths], self.widths)):
             raise DrsnError("a zero-pad shortcut needs non-decreasing widths (use shortcut=conv)")
         if self.in_length < self.stem_stride * 2 ** len(self.widths):
             raise DrsnError(f"input length {self.in_length} is too short for this network")
+
+    @property
+    def stem_kernel(self) -> int:
+        return self.kernel_size if self.stem_kernel_size is None else int(self.stem_kernel_size)
 
     @classmethod
     def from_dict(cls, data: dict) -> "ModelConfig":
@@ -73,7 +81,8 @@ class Net1d(nn.Module):
         self.config = config
         shrinkage, residual = ARCHS[config.arch]
         k = config.kernel_size
-        self.stem = nn.Conv1d(1, config.stem_channels, k, stride=config.stem_stride, padding=k // 2, bias=False)
+        ks = config.stem_kernel
+        self.stem = nn.Conv1d(1, config.stem_channels, ks, stride=config.stem_stride, padding=ks // 2, bias=False)
         stages = []
         in_ch = config.stem_channels
         for width in config.widths:

@@ -54,7 +54,7 @@ def _pick(windows: Windows, n: int, rng: np.random.Generator) -> Windows:
             if group and len(chosen) < n:
                 chosen.append(int(group.pop()))
     idx = np.array(sorted(chosen))
-    return Windows(windows.x[idx], windows.y[idx], windows.classes, windows.sample_rate, windows.info)
+    return windows.take(idx)
 
 
 def _load(spec: str, ckpt: Checkpoint, what: str) -> Splits:

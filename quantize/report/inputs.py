@@ -103,7 +103,7 @@ def evaluation_windows(opts: ReportOptions, build: BuildInfo) -> Windows:
         windows = load_windows(opts.data, split=opts.split, window_length=pre.window_length, channel=opts.channel)
         if opts.limit is not None and opts.limit < len(windows):
             idx = np.unique(np.linspace(0, len(windows) - 1, opts.limit).round().astype(int))
-            windows = Windows(windows.x[idx], windows.y[idx], windows.classes, windows.sample_rate, windows.info)
+            windows = windows.take(idx)
         opts._windows[pre.window_length] = windows
     windows = opts._windows[pre.window_length]
     if abs(windows.sample_rate - pre.sample_rate) > 1e-6:
