@@ -20,6 +20,7 @@ from drsn_edge import __version__
 from drsn_edge.checkpoint import load_checkpoint
 from drsn_edge.errors import DrsnError
 from drsn_edge.models import count_macs, count_parameters
+from drsn_edge.names import safe_file_name
 from drsn_edge.outdir import atomic_output_dir, check_writable
 from drsn_edge.predictor import TorchPredictor
 from quantize.convert.calibration import window_sets
@@ -77,7 +78,7 @@ def convert(checkpoint: str | Path, opts: ConvertOptions) -> tuple[Path, dict]:
     """Export, convert, quantise and validate; returns the build directory and validation results."""
     start = time.time()
     ckpt = load_checkpoint(checkpoint)
-    out = Path(opts.out) if opts.out else Path("build") / ckpt.name
+    out = Path(opts.out) if opts.out else Path("build") / safe_file_name(ckpt.name)
     check_writable(out, opts.force)
     sets = window_sets(ckpt, opts.calib_spec, opts.calib_size, opts.val_size, opts.seed)
     model = ckpt.build()
