@@ -17,8 +17,8 @@ def parse_spec(spec: str) -> tuple[str, str]:
     kind, _, arg = spec.partition(":")
     kind = kind.strip().lower()
     if kind == "synthetic":
-        if arg and not arg.lstrip("-").isdigit():
-            raise DrsnError(f"synthetic data takes an integer seed (synthetic:SEED), got '{arg}'")
+        if arg and not (arg.isascii() and arg.isdigit() and int(arg) < 2 ** 32):
+            raise DrsnError(f"synthetic data takes a seed in [0, 2^32) (synthetic:SEED), got '{arg:.40}'")
         return kind, arg or "0"
     if kind in ("cwru", "npz"):
         if not arg:

@@ -11,8 +11,10 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
-from drsn_edge.buildinfo import BuildInfo
+from drsn_edge.buildinfo import BuildInfo, check_classes, check_quant_side
 from drsn_edge.errors import DrsnError
+from drsn_edge.names import check_file_name, check_label
+from drsn_edge.preprocess import Preprocessing
 from drsn_edge.render import render
 from firmware_export.boards import BOARDS, BUILD_FRAGMENT, copy_support
 from firmware_export.c_engine.arena import ArenaPlan, plan
@@ -85,4 +87,25 @@ def load_fw_info(fw_dir: str | Path) -> dict:
         raise DrsnError(f"{path} is unreadable: {exc}") from None
     if not isinstance(data, dict) or data.get("format") != "drsn-edge-c-engine":
         raise DrsnError(f"{path} does not describe a drsn-edge C engine")
+    try:
+        _check_fw_info(data)
+    except KeyError as exc:
+        raise DrsnError(f"{path} lacks {exc}") from None
+    except DrsnError as exc:
+        raise DrsnError(f"{path}: {exc}") from None
     return data
+
+
+def _check_fw_info(data: dict) -> None:
+    """Everything the runners read from fw.json, checked once: names, preprocessing, output scale, sizes."""
+    check_label(data["name"], "the model name")
+    classes = check_classes(data["classes"])
+    pre = Preprocessing.from_dict(data["preprocessing"])
+    if data["window_length"] != pre.window_length or data["num_classes"] != len(classes):
+        raise DrsnError("window length or class count disagree with the preprocessing and class names")
+    check_file_name(data["model"], "the model file")
+    for side in ("input", "output"):
+        check_quant_side(data[side] if isinstance(data[side], dict) else {}, side)
+    for key in ("arena_bytes", "arena_lower_bound"):
+        if isinstance(data[key], bool) or not isinstance(data[key], int) or not 0 <= data[key] <= 1 << 31:
+            raise DrsnError(f"{key} must be a byte count, got {data[key]!r:.40}")
