@@ -21,6 +21,7 @@ from firmware_export.c_engine.arena import ArenaPlan, plan
 from firmware_export.c_engine.emit import TEMPLATES, emit
 from firmware_export.c_engine.graph import Graph, load_graph
 from firmware_export.c_engine.lower import Step, lower
+from firmware_export.c_engine.validate import check_graph, check_steps
 from firmware_export.c_engine.sources import CSRC, engine_sources, library_files
 
 MODEL_COPY = "model_int8.tflite"
@@ -30,7 +31,9 @@ FW_JSON = "fw.json"
 def compile_model(data: bytes) -> tuple[Graph, list[Step], ArenaPlan]:
     """Parse, lower (refusing float models and unknown ops) and plan the arena."""
     graph = load_graph(data)
+    check_graph(graph)
     steps = lower(graph)
+    check_steps(steps)
     return graph, steps, plan(graph, steps)
 
 
@@ -66,6 +69,7 @@ def write(build_dir: Path, into: Path, info: BuildInfo) -> dict:
     shutil.copyfile(model, into / MODEL_COPY)
     copy_support(into)  # every board's start-up code, linker script and build: fw/ stays self-contained
     fw = _fw_info(Path(build_dir), info, graph, steps, arena)
+    fw["buffers"] = check_graph(graph)  # why each arena slot is large enough, op by op
     (into / FW_JSON).write_text(json.dumps(fw, indent=2) + "\n")
     (into / "README.md").write_text(render(TEMPLATES, "README.md.in", {
         "MODEL_NAME": info.name, "WINDOW_LENGTH": fw["window_length"], "NUM_CLASSES": fw["num_classes"],
