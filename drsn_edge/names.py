@@ -20,7 +20,7 @@ FALLBACK_NAME = "model"
 
 def safe_file_name(name: str) -> str:
     """``name`` as a single safe path component: other characters become ``_``, no leading dot or dash."""
-    cleaned = UNSAFE_FILE_CHARS.sub("_", str(name))[:100].lstrip(".-+")
+    cleaned = re.sub(r"\.{2,}", "_", UNSAFE_FILE_CHARS.sub("_", str(name)))[:100].lstrip(".-+")
     return cleaned if cleaned and FILE_NAME.fullmatch(cleaned) else FALLBACK_NAME
 
 

@@ -90,11 +90,15 @@ class Preprocessing:
     def apply(self, x: np.ndarray) -> np.ndarray:
         """Raw windows (N, L) -> float32 network input (N, L)."""
         x = self.check(x).astype(np.float64)
-        if self.normalisation == "window":
-            x = (x - x.mean(axis=1, keepdims=True)) / (x.std(axis=1, keepdims=True) + self.eps)
-        elif self.normalisation == "global":
-            x = (x - self.mean) / self.std
-        x = x.astype(np.float32)
-        if not np.isfinite(x).all():  # e.g. samples near 1e308: the std overflows
+        with np.errstate(over="ignore", invalid="ignore"):  # samples near 1e308 overflow the std: refused below
+            if self.normalisation == "window":
+                mean, std = x.mean(axis=1, keepdims=True), x.std(axis=1, keepdims=True)
+                if not (np.isfinite(mean).all() and np.isfinite(std).all()):
+                    raise DrsnError("windows are not finite after preprocessing (samples too large)")
+                x = (x - mean) / (std + self.eps)
+            elif self.normalisation == "global":
+                x = (x - self.mean) / self.std
+            x = x.astype(np.float32)
+        if not np.isfinite(x).all():
             raise DrsnError("windows are not finite after preprocessing (samples too large)")
         return x
