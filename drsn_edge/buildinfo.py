@@ -7,10 +7,13 @@ checkpoint or the training data.
 from __future__ import annotations
 
 import json
+import math
+import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from drsn_edge.errors import DrsnError
+from drsn_edge.names import check_file_name, check_label
 from drsn_edge.preprocess import Preprocessing
 
 SIDECAR_NAME = "model.json"
@@ -54,10 +57,53 @@ def load_build_info(directory: str | Path) -> BuildInfo:
     known = {"format", "name", "classes", "window_length", "sample_rate", "preprocessing", "files", "quantization"}
     try:
         return BuildInfo(
-            name=str(data["name"]), classes=[str(c) for c in data["classes"]],
+            name=check_label(data["name"], "the model name"), classes=check_classes(data["classes"]),
             preprocessing=Preprocessing.from_dict(data["preprocessing"]),
-            files=dict(data.get("files", {})), quantization=dict(data.get("quantization", {})),
+            files=_files(data.get("files", {})), quantization=_quantization(data.get("quantization", {})),
             extra={k: v for k, v in data.items() if k not in known},
         )
-    except (KeyError, TypeError) as exc:
+    except KeyError as exc:
         raise DrsnError(f"{path} lacks {exc}") from None
+    except DrsnError as exc:
+        raise DrsnError(f"{path}: {exc}") from None
+
+
+def check_classes(classes: object) -> list[str]:
+    """2-1000 distinct printable names."""
+    if not isinstance(classes, list) or not 2 <= len(classes) <= 1000:
+        raise DrsnError("classes must be a list of 2-1000 names")
+    names = [check_label(c, "a class name") for c in classes]
+    if len(set(names)) != len(names):
+        raise DrsnError("class names repeat")
+    return names
+
+
+def _files(files: object) -> dict[str, str]:
+    """Role -> file name; each a plain name inside the build directory (no path, no ``..``)."""
+    if not isinstance(files, dict):
+        raise DrsnError("files must be a mapping")
+    return {check_label(role, "a file role"): check_file_name(name, f"file '{role}'") for role, name in files.items()}
+
+
+def _quantization(quant: object) -> dict[str, dict]:
+    """File name -> {input, output: {scale, zero_point, ...}}, scales finite and not negative, zero points integers."""
+    if not isinstance(quant, dict):
+        raise DrsnError("quantization must be a mapping")
+    for name, sides in quant.items():
+        check_file_name(name, "a quantised file")
+        if not isinstance(sides, dict) or not all(isinstance(sides.get(k), dict) for k in ("input", "output")):
+            raise DrsnError(f"quantization of {name} needs input and output mappings")
+        for side in ("input", "output"):
+            check_quant_side(sides[side], f"{name} {side}", sides[side].get("dtype") in ("int8", "int16"))
+    return quant
+
+
+def check_quant_side(side: dict, what: str, integer: bool = True) -> None:
+    """A tensor's ``scale`` finite, positive when ``integer`` (0 allowed for float), and an int16 ``zero_point``."""
+    scale, zero = side.get("scale"), side.get("zero_point")
+    if isinstance(scale, bool) or not isinstance(scale, numbers.Real) or not math.isfinite(scale) \
+            or not 0 <= scale <= 1e30 or (integer and scale == 0):
+        raise DrsnError(f"{what} scale must be a finite {'positive' if integer else 'non-negative'} number, "
+                        f"got {scale!r:.40}")
+    if isinstance(zero, bool) or not isinstance(zero, int) or not -32768 <= zero <= 32767:
+        raise DrsnError(f"{what} zero point must be an int16 integer, got {zero!r:.40}")

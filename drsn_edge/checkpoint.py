@@ -22,6 +22,7 @@ from drsn_edge import __version__
 from drsn_edge.defaults import CHANNEL
 from drsn_edge.errors import DrsnError
 from drsn_edge.models import ModelConfig, Net1d, build_model
+from drsn_edge.names import check_label
 from drsn_edge.preprocess import Preprocessing
 from drsn_edge.train_config import TrainConfig
 
@@ -146,24 +147,39 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     if data.get("format_version") != FORMAT_VERSION:
         raise DrsnError(f"{path} has checkpoint format {data.get('format_version')}, this version reads {FORMAT_VERSION}")
     try:
+        ckpt = _checked(data)
+        ckpt.build()  # fail now, with a clear message, if weights and config disagree
+    except DrsnError as exc:
+        raise DrsnError(f"{path}: {exc}") from None
+    return ckpt
+
+
+def _checked(data: dict) -> Checkpoint:
+    """The checkpoint in ``data`` after every part from outside is checked: types, ranges, finite weights."""
+    try:
         config = ModelConfig.from_dict(dict(data["model"]))
         state = dict(data["state_dict"])
-        classes = [str(c) for c in data["classes"]]
         pre = Preprocessing.from_dict(dict(data["preprocessing"]))
+        classes = data["classes"]
     except (KeyError, TypeError, ValueError) as exc:
-        raise DrsnError(f"{path} is an incomplete drsn-edge checkpoint (missing or bad {exc})") from None
-    if not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise DrsnError(f"{path} has non-tensor weights")
+        raise DrsnError(f"an incomplete drsn-edge checkpoint (missing or bad {exc})") from None
+    for key, value in state.items():
+        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
+            raise DrsnError("it has non-tensor weights")
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise DrsnError(f"weight {key:.60} holds NaN or Inf")
+    if not isinstance(classes, list) or len(classes) != len(set(map(str, classes))):
+        raise DrsnError("its class names are not a list of distinct names")
+    classes = [check_label(c, "a class name") for c in classes]
     if len(classes) != config.num_classes:
-        raise DrsnError(f"{path} names {len(classes)} classes but its model has {config.num_classes} outputs")
-    ckpt = Checkpoint(
-        config=config,
-        state_dict=state,
-        classes=classes,
-        preprocessing=pre,
-        training=dict(data.get("training", {})),
-        metrics=dict(data.get("metrics", {})),
-        package_version=str(data.get("package_version", "unknown")),
-    )
-    ckpt.build()  # fail now, with a clear message, if weights and config disagree
-    return ckpt
+        raise DrsnError(f"it names {len(classes)} classes but its model has {config.num_classes} outputs")
+    if pre.window_length != config.in_length:
+        raise DrsnError(f"its preprocessing makes windows of {pre.window_length} samples but the model takes "
+                        f"{config.in_length}")
+    training, metrics = data.get("training", {}), data.get("metrics", {})
+    if not isinstance(training, dict) or not isinstance(metrics, dict):
+        raise DrsnError("its training summary and metrics must be mappings")
+    if "name" in training:
+        check_label(training["name"], "the model name")
+    return Checkpoint(config=config, state_dict=state, classes=classes, preprocessing=pre, training=dict(training),
+                      metrics=dict(metrics), package_version=str(data.get("package_version", "unknown"))[:40])

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from drsn_edge.checkpoint import Checkpoint
+from drsn_edge.errors import DrsnError
 from drsn_edge.preprocess import Preprocessing
 
 
@@ -33,7 +34,11 @@ class Predictor(ABC):
         return self.logits_preprocessed(self.preprocessing.apply(raw))
 
     def predict(self, raw: np.ndarray) -> np.ndarray:
-        return np.argmax(self.logits(raw), axis=1)
+        """Class indices; NaN or Inf logits (e.g. NaN weights) are an error, never a class and an accuracy."""
+        logits = np.asarray(self.logits(raw))
+        if not np.isfinite(logits).all():
+            raise DrsnError(f"{self.name} gave NaN or Inf logits; the model is broken")
+        return np.argmax(logits, axis=1)
 
 
 class TorchPredictor(Predictor):

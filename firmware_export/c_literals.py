@@ -1,18 +1,32 @@
 """Python values as C source: exact number literals, escaped strings and comments, identifiers, arrays.
 
 The one place generated C (the C engine, the TFLite Micro export) gets its
-literals from. :func:`parse_byte_array` reads a byte array back so tests can
-prove the round trip.
+literals from. Strings from outside (a model or class name from a checkpoint or
+a build directory) can end up only as :func:`c_string` (every byte outside a
+small safe set as a three-digit octal escape: no quote, backslash, trigraph,
+newline or non-ASCII byte survives) or as :func:`c_text` (a whitelist: no
+comment terminator, line splice, newline or trigraph can be formed).
+:func:`c_value` is the renderer's finalizer for C templates, so a template
+value not built here (not :class:`Code`) comes out as :func:`c_text`.
+:func:`parse_byte_array` reads a byte array back so tests can prove the round trip.
 """
 from __future__ import annotations
 
-import json
+import math
+import numbers
 import re
 from typing import Iterable
 
 import numpy as np
 
+from drsn_edge.errors import DrsnError
+from drsn_edge.render import Code, register_c_finalizer
+
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# safe anywhere in C: inside a comment of either kind, a string literal or a #define's text (no * ? \ " ' or newline)
+TEXT_SAFE = re.compile(r"[^A-Za-z0-9 _.,:;+=()\[\]{}#%@!<>/&|^~$-]")
+STRING_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 _.,:;+-=()[]{}#%@!<>/&|^~$*")
+TEXT_LIMIT = 200
 BYTES_PER_LINE = 12
 NUMBERS_PER_LINE = 16
 
@@ -24,44 +38,73 @@ def c_identifier(name: str) -> str:
     return name
 
 
-def c_float(value: float) -> str:
+def _finite(value: float) -> float:
+    value = float(value)
+    if not math.isfinite(value):
+        raise DrsnError(f"refusing to write the non-finite number {value} into generated C")
+    return value
+
+
+def c_float(value: float) -> Code:
     """A float literal equal to ``value`` rounded to float32 (9 significant digits round-trip)."""
-    text = f"{float(np.float32(value)):.9g}"
-    return (text if any(c in text for c in ".e") else text + ".0") + "f"
+    text = f"{float(np.float32(_finite(value))):.9g}"
+    if not math.isfinite(float(text)):
+        raise DrsnError(f"{value} does not fit a C float")
+    return Code((text if any(c in text for c in ".e") else text + ".0") + "f")
 
 
-def c_double(value: float) -> str:
+def c_double(value: float) -> Code:
     """A double literal that reads back as exactly ``value`` (Python's shortest round-trip repr)."""
-    text = repr(float(value))
-    return text if any(c in text for c in ".e") else text + ".0"
+    text = repr(_finite(value))
+    return Code(text if any(c in text for c in ".e") else text + ".0")
 
 
 def c_number(value: float | int, ctype: str) -> str:
     """One element of a ``ctype`` array: a double literal, or an integer."""
-    return c_double(value) if ctype == "double" else str(value)
+    return c_double(value) if ctype == "double" else str(int(value))
 
 
-def c_string(text: str) -> str:
-    """A C string literal (JSON escaping is valid C for printable text)."""
-    return json.dumps(text, ensure_ascii=True)
+def c_string(text: str) -> Code:
+    """A C string literal of ``text``'s UTF-8 bytes; anything outside a safe set is a 3-digit octal escape."""
+    return Code('"' + "".join(chr(b) if b in STRING_SAFE else f"\\{b:03o}" for b in str(text).encode()) + '"')
 
 
-def c_comment(text: str) -> str:
-    """``/* text */``, with any ``*/`` inside broken up so the comment cannot end early."""
-    return "/* " + text.replace("*/", "* /") + " */"
+def c_text(text: str) -> str:
+    """``text`` reduced to characters safe in any C context (others become ``_``), at most 200 of them."""
+    return TEXT_SAFE.sub("_", str(text)[:TEXT_LIMIT])
 
 
-def c_initializer(items: Iterable[str]) -> str:
+def c_comment(text: str) -> Code:
+    """``/* text */`` with ``text`` through :func:`c_text`, so the comment cannot end early or span lines."""
+    return Code("/* " + c_text(text) + " */")
+
+
+def c_value(value: object) -> object:
+    """The C templates' finalizer: C already built here as it is, numbers exact, any other text as :func:`c_text`."""
+    if isinstance(value, Code):
+        return value
+    if isinstance(value, bool) or value is None:
+        raise DrsnError(f"refusing to write {value!r} into generated C")
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, numbers.Real):
+        return c_double(value)
+    if isinstance(value, str):
+        return c_text(value)
+    raise DrsnError(f"refusing to write a {type(value).__name__} into generated C")
+
+
+def c_initializer(items: Iterable[str]) -> Code:
     """``{a, b, c}`` from literals already formatted."""
-    return "{" + ", ".join(items) + "}"
+    return Code("{" + ", ".join(items) + "}")
 
 
-def number_array(name: str, ctype: str, values: list, label: str) -> str:
+def number_array(name: str, ctype: str, values: list, label: str) -> Code:
     """A commented ``static const`` array of ``ctype``, sixteen numbers a line."""
     items = [c_number(v, ctype) for v in values]
     lines = [", ".join(items[i:i + NUMBERS_PER_LINE]) for i in range(0, len(items), NUMBERS_PER_LINE)]
-    return (f"{c_comment(label)}\nstatic const {ctype} {c_identifier(name)}[{len(items)}] = {{\n    "
-            + ",\n    ".join(lines) + "\n};")
+    return Code(f"{c_comment(label)}\nstatic const {ctype} {c_identifier(name)}[{len(items)}] = {{\n    "
+                + ",\n    ".join(lines) + "\n};")
 
 
 def byte_array_body(data: bytes, indent: str = "    ", per_line: int = BYTES_PER_LINE) -> str:
@@ -73,7 +116,7 @@ def byte_array_body(data: bytes, indent: str = "    ", per_line: int = BYTES_PER
     return "\n".join(lines)
 
 
-def byte_array(name: str, data: bytes, align: int = 16, cxx: bool = False) -> str:
+def byte_array(name: str, data: bytes, align: int = 16, cxx: bool = False) -> Code:
     """Definitions of ``name`` (const, ``align``-byte aligned) and ``name_len``.
 
     Used for the TFLite Micro model array (TFLM reads the flatbuffer in place,
@@ -83,8 +126,8 @@ def byte_array(name: str, data: bytes, align: int = 16, cxx: bool = False) -> st
     ``_Alignas``.
     """
     alignment = "alignas" if cxx else "_Alignas"
-    return (f"{alignment}({align}) const unsigned char {c_identifier(name)}[] = {{\n{byte_array_body(data)}\n}};\n"
-            f"const unsigned int {name}_len = {len(data)}u;\n")
+    return Code(f"{alignment}({align}) const unsigned char {c_identifier(name)}[] = {{\n{byte_array_body(data)}\n}};\n"
+                f"const unsigned int {name}_len = {len(data)}u;\n")
 
 
 def parse_byte_array(text: str, name: str) -> bytes:
@@ -94,3 +137,6 @@ def parse_byte_array(text: str, name: str) -> bytes:
         raise ValueError(f"no array {name} in the text")
     items = [item.strip() for item in found.group(1).split(",") if item.strip()]
     return bytes(int(item, 0) for item in items)
+
+
+register_c_finalizer(c_value)

@@ -16,7 +16,7 @@ from firmware_export.c_literals import (c_comment, c_double, c_float, c_identifi
 def test_text_templates_keep_their_text_and_refuse_missing_values(tmp_path: Path) -> None:
     (tmp_path / "a.c.in").write_text("#define N {{ N }}\nconst char *s = {{ S }}; /* <{{ N }}> & */\n")
     assert render(tmp_path, "a.c.in", {"N": 3, "S": c_string('a"<b>')}) == (
-        '#define N 3\nconst char *s = "a\\"<b>"; /* <3> & */\n')  # no escaping, trailing newline kept
+        '#define N 3\nconst char *s = "a\\042<b>"; /* <3> & */\n')  # C escaping only, trailing newline kept
     with pytest.raises(DrsnError, match="a.c.in needs a value"):
         render(tmp_path, "a.c.in", {"N": 3})
 
@@ -32,7 +32,7 @@ def test_c_literals_are_exact() -> None:
         assert float(c_double(value)) == value
         assert np.float32(float(c_float(value)[:-1])) == np.float32(value) and c_float(value).endswith("f")
     assert c_double(2.0) == "2.0" and c_float(2.0) == "2.0f"
-    assert c_initializer(["1", "2"]) == "{1, 2}" and c_comment("a */ b") == "/* a * / b */"
+    assert c_initializer(["1", "2"]) == "{1, 2}" and c_comment("a */ b") == "/* a _/ b */"
     assert number_array("w", "int8_t", list(range(20)), "weights").splitlines()[:2] == [
         "/* weights */", "static const int8_t w[20] = {"]
     with pytest.raises(ValueError):

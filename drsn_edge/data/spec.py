@@ -69,8 +69,8 @@ def parse(spec: str) -> DataSpec:
     kind, _, arg = body.partition(":")
     kind = kind.strip().lower()
     if kind == "synthetic":
-        if arg and not arg.lstrip("-").isdigit():
-            raise DrsnError(f"synthetic data takes an integer seed (synthetic:SEED), got '{arg}'")
+        if arg and not (arg.isascii() and arg.isdigit() and int(arg) < 2 ** 32):
+            raise DrsnError(f"synthetic data takes a seed in [0, 2^32) (synthetic:SEED), got '{arg:.40}'")
         return DataSpec(kind, (arg or "0",), conditions)
     if kind not in KINDS:
         raise DrsnError(f"unknown data spec '{spec}' (use synthetic, cwru:DIR[+DIR] or npz:FILE, optionally @load=N)")

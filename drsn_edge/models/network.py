@@ -1,6 +1,7 @@
 """The 1-D network of the paper's Table II, parameterised so every baseline shares it."""
 from __future__ import annotations
 
+import numbers
 from dataclasses import asdict, dataclass, field, fields
 
 import torch
@@ -10,6 +11,21 @@ from torch import nn
 from drsn_edge.defaults import WINDOW_LENGTH
 from drsn_edge.errors import DrsnError
 from drsn_edge.models.blocks import ResidualUnit
+
+# stated limits: far beyond any bearing model, small enough that building one cannot exhaust memory
+LIMITS = {"in_length": (8, 1 << 20), "num_classes": (2, 1000), "stem_channels": (1, 256), "stem_stride": (1, 16),
+          "units_per_stage": (1, 16), "kernel_size": (1, 31), "widths": (1, 256)}
+MAX_STAGES = 8
+MAX_PARAMETERS = 20_000_000
+
+
+def _integer(value: object, name: str) -> int:
+    """``value`` if it is an integer within ``LIMITS[name]`` (bool, float and text refused)."""
+    low, high = LIMITS[name]
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not low <= value <= high:
+        raise DrsnError(f"model setting {name} must be an integer in [{low}, {high}], got {value!r:.40}")
+    return int(value)
+
 
 # arch name -> (shrinkage kind, has shortcut)
 ARCHS: dict[str, tuple[str | None, bool]] = {
@@ -40,7 +56,7 @@ class ModelConfig:
     stem_kernel_size: int | None = None  # None: kernel_size; wide (e.g. 63) as in WDCNN's first layer
 
     def __post_init__(self) -> None:
-        self.widths = [int(w) for w in self.widths]
+        self._check_types()
         if self.arch not in ARCHS:
             raise DrsnError(f"unknown architecture '{self.arch}' (choose from {', '.join(ARCHS)})")
         if self.shortcut not in ("pad", "conv"):
@@ -60,6 +76,21 @@ class ModelConfig:
     @property
     def stem_kernel(self) -> int:
         return self.kernel_size if self.stem_kernel_size is None else int(self.stem_kernel_size)
+
+    def _check_types(self) -> None:
+        """Every setting an integer within its stated limit, before anything is sized from it."""
+        if not isinstance(self.arch, str) or not isinstance(self.shortcut, str):
+            raise DrsnError("model settings arch and shortcut must be names")
+        for name in ("in_length", "num_classes", "stem_channels", "stem_stride", "units_per_stage", "kernel_size"):
+            setattr(self, name, _integer(getattr(self, name), name))
+        if not isinstance(self.widths, (list, tuple)) or not 1 <= len(self.widths) <= MAX_STAGES:
+            raise DrsnError(f"model setting widths must be a list of 1-{MAX_STAGES} integers, got {self.widths!r:.60}")
+        self.widths = [_integer(w, "widths") for w in self.widths]
+        if self.stem_kernel_size is not None:
+            self.stem_kernel_size = _integer(self.stem_kernel_size, "stem_kernel_size")
+        widest = max(self.widths + [self.stem_channels])
+        if 2 * self.kernel_size * widest * widest * self.units_per_stage * len(self.widths) > MAX_PARAMETERS:
+            raise DrsnError(f"model settings describe more than {MAX_PARAMETERS:,} weights; refused")
 
     @classmethod
     def from_dict(cls, data: dict) -> "ModelConfig":

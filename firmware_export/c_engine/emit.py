@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from drsn_edge.render import render
+from drsn_edge.render import Code, render
 from firmware_export.c_engine.arena import ArenaPlan
 from firmware_export.c_engine.graph import Graph
 from firmware_export.c_engine.lower import Const, Step
@@ -77,8 +77,9 @@ def emit(graph: Graph, steps: list[Step], arena: ArenaPlan, info: dict) -> dict[
         "MEAN": c_double(pre["mean"]), "STD": c_double(pre["std"]), "EPS": c_double(pre["eps"]),
         "CLASS_NAMES": c_initializer(c_string(c) for c in info["classes"]),
         "INPUT_OFFSET": arena.offsets[graph.inputs[0]], "OUTPUT_OFFSET": arena.offsets[graph.outputs[0]],
-        "STEPS": calls, "CFLAGS": HOST_CFLAGS, "SOURCES": " ".join(compiled_sources()), "HEADERS": " ".join(headers()),
+        "STEPS": Code(calls), "CFLAGS": HOST_CFLAGS, "SOURCES": " ".join(compiled_sources()),
+        "HEADERS": " ".join(headers()),
     }
-    values["CONSTANTS"] = "\n".join(em.arrays)
-    values["PARAMS"] = "\n".join(em.structs)
+    values["CONSTANTS"] = Code("\n".join(em.arrays))
+    values["PARAMS"] = Code("\n".join(em.structs))
     return {name: render(TEMPLATES, f"{name}.in", values) for name in ("drsn_model.h", "drsn_model.c", "Makefile")}

@@ -72,13 +72,15 @@ def _tensor(model, index: int, raw) -> Tensor:
 
 def load_graph(data: bytes) -> Graph:
     """Tensors (with constant data), ops in execution order with their builtin options as dicts."""
+    from firmware_export.c_engine.validate import check_structure  # validate reads this module's types
+
     model = read_model(data)
-    if len(model.subgraphs) != 1:
-        raise DrsnError(f"expected one subgraph, found {len(model.subgraphs)}")
+    check_structure(model)  # every index and buffer length in range before anything is indexed
     sub = model.subgraphs[0]
     tensors = [_tensor(model, i, t) for i, t in enumerate(sub.tensors)]
     ops = []
-    for name, op in zip(op_names(model), sub.operators):
+    for name, op in zip(op_names(model), sub.operators or []):
         options = dict(vars(op.builtinOptions)) if op.builtinOptions is not None else {}
-        ops.append(Op(name, [int(i) for i in op.inputs], [int(i) for i in op.outputs], options))
+        ops.append(Op(name, [int(i) for i in op.inputs] if op.inputs is not None else [],
+                      [int(i) for i in op.outputs], options))
     return Graph(tensors, ops, [int(i) for i in sub.inputs], [int(i) for i in sub.outputs])

@@ -11,14 +11,17 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
-from drsn_edge.buildinfo import BuildInfo
+from drsn_edge.buildinfo import BuildInfo, check_classes, check_quant_side
 from drsn_edge.errors import DrsnError
+from drsn_edge.names import check_file_name, check_label
+from drsn_edge.preprocess import Preprocessing
 from drsn_edge.render import render
 from firmware_export.boards import BOARDS, BUILD_FRAGMENT, copy_support
 from firmware_export.c_engine.arena import ArenaPlan, plan
 from firmware_export.c_engine.emit import TEMPLATES, emit
 from firmware_export.c_engine.graph import Graph, load_graph
 from firmware_export.c_engine.lower import Step, lower
+from firmware_export.c_engine.validate import check_graph, check_steps
 from firmware_export.c_engine.sources import CSRC, engine_sources, library_files
 
 MODEL_COPY = "model_int8.tflite"
@@ -28,7 +31,9 @@ FW_JSON = "fw.json"
 def compile_model(data: bytes) -> tuple[Graph, list[Step], ArenaPlan]:
     """Parse, lower (refusing float models and unknown ops) and plan the arena."""
     graph = load_graph(data)
+    check_graph(graph)
     steps = lower(graph)
+    check_steps(steps)
     return graph, steps, plan(graph, steps)
 
 
@@ -65,6 +70,7 @@ def write(build_dir: Path, into: Path, info: BuildInfo) -> dict:
     shutil.copyfile(model, into / MODEL_COPY)
     copy_support(into)  # every board's start-up code, linker script and build: fw/ stays self-contained
     fw = _fw_info(Path(build_dir), info, graph, steps, arena)
+    fw["buffers"] = check_graph(graph)  # why each arena slot is large enough, op by op
     (into / FW_JSON).write_text(json.dumps(fw, indent=2) + "\n")
     (into / "README.md").write_text(render(TEMPLATES, "README.md.in", {
         "MODEL_NAME": info.name, "WINDOW_LENGTH": fw["window_length"], "NUM_CLASSES": fw["num_classes"],
@@ -86,4 +92,25 @@ def load_fw_info(fw_dir: str | Path) -> dict:
         raise DrsnError(f"{path} is unreadable: {exc}") from None
     if not isinstance(data, dict) or data.get("format") != "drsn-edge-c-engine":
         raise DrsnError(f"{path} does not describe a drsn-edge C engine")
+    try:
+        _check_fw_info(data)
+    except KeyError as exc:
+        raise DrsnError(f"{path} lacks {exc}") from None
+    except DrsnError as exc:
+        raise DrsnError(f"{path}: {exc}") from None
     return data
+
+
+def _check_fw_info(data: dict) -> None:
+    """Everything the runners read from fw.json, checked once: names, preprocessing, output scale, sizes."""
+    check_label(data["name"], "the model name")
+    classes = check_classes(data["classes"])
+    pre = Preprocessing.from_dict(data["preprocessing"])
+    if data["window_length"] != pre.window_length or data["num_classes"] != len(classes):
+        raise DrsnError("window length or class count disagree with the preprocessing and class names")
+    check_file_name(data["model"], "the model file")
+    for side in ("input", "output"):
+        check_quant_side(data[side] if isinstance(data[side], dict) else {}, side)
+    for key in ("arena_bytes", "arena_lower_bound"):
+        if isinstance(data[key], bool) or not isinstance(data[key], int) or not 0 <= data[key] <= 1 << 31:
+            raise DrsnError(f"{key} must be a byte count, got {data[key]!r:.40}")

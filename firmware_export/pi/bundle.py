@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tarfile
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 from drsn_edge.errors import DrsnError
 from drsn_edge.render import render
 from drsn_edge.buildinfo import BuildInfo
+from firmware_export.tflm.export import int8_model
 
 HERE = Path(__file__).resolve().parent
 RUNNER = HERE / "runner" / "drsn_runner.py"
@@ -25,6 +27,9 @@ TEMPLATES = HERE / "templates"
 CONFIG_NAME = "config.json"
 UNIT_NAME = "drsn-runner.service"
 DEFAULT_DEST = "/opt/drsn-edge"
+UNIT_PATH = re.compile(r"/[A-Za-z0-9_./+-]{0,200}")  # no space, quote, %, $ or newline: safe unquoted in a unit
+UNIT_USER = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
+UNIT_TEXT_UNSAFE = re.compile(r"[^A-Za-z0-9 _.,:;+()\[\]/-]")  # no % (systemd specifiers), $, quotes, newline
 
 
 def render_template(name: str, values: dict[str, object]) -> str:
@@ -32,9 +37,23 @@ def render_template(name: str, values: dict[str, object]) -> str:
     return render(TEMPLATES, name, values)
 
 
+def unit_text(text: str) -> str:
+    """Free text (the model name) as a unit's Description: one line, no specifier or variable, 100 characters."""
+    return UNIT_TEXT_UNSAFE.sub("_", str(text)[:100])
+
+
+def unit_field(value: str, pattern: re.Pattern, what: str) -> str:
+    """``value`` if it matches ``pattern`` and has no ``..`` step, else a DrsnError: unit fields are validated, not escaped."""
+    if not isinstance(value, str) or not pattern.fullmatch(value) or "/../" in value + "/":
+        raise DrsnError(f"refusing to write the {what} {value!r:.80} into a systemd unit")
+    return value
+
+
 def render_unit(dest: str, python: str, user: str, name: str) -> str:
     """The systemd unit for a bundle installed at ``dest`` and run by ``python`` as ``user``."""
-    return render_template(f"{UNIT_NAME}.in", {"DEST": dest, "PYTHON": python, "USER": user, "NAME": name})
+    return render_template(f"{UNIT_NAME}.in", {
+        "DEST": unit_field(dest, UNIT_PATH, "destination"), "PYTHON": unit_field(python, UNIT_PATH, "interpreter"),
+        "USER": unit_field(user, UNIT_USER, "user"), "NAME": unit_text(name)})
 
 
 def runner_modules() -> list[Path]:
@@ -59,6 +78,7 @@ def write(build_dir: Path, into: Path, info: BuildInfo) -> dict:
     model = Path(build_dir) / model_file
     if not model.is_file():
         raise DrsnError(f"{build_dir} has no int8 model ({model_file}); run `drsn-edge convert` again")
+    int8_model(Path(build_dir), info)  # parsed and checked all-integer: a truncated model is refused here
     shutil.copyfile(model, into / model_file)
     (into / CONFIG_NAME).write_text(json.dumps(runner_config(info, model_file), indent=2) + "\n")
     shutil.copyfile(RUNNER, into / RUNNER.name)

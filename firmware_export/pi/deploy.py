@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shlex
 import subprocess
 import tarfile
@@ -26,7 +27,8 @@ from firmware_export.pi.bundle import CONFIG_NAME, RUNNER, RUNNER_PACKAGE, UNIT_
 
 SERVICE = UNIT_NAME.removesuffix(".service")
 MIN_PYTHON = (3, 9)
-INSTALL_TIMEOUT_S = 1800.0  # pip on a Pi may build or download for a long while
+INSTALL_TIMEOUT_S = 1800.0
+HOST = re.compile(r"(?:[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}@)?[A-Za-z0-9_\[][A-Za-z0-9_.:\[\]-]{0,252}")  # pip on a Pi may build or download for a long while
 
 
 @dataclass
@@ -42,6 +44,19 @@ class DeployOptions:
     system_site_packages: bool = False  # let the venv see e.g. Debian's python3-numpy
     known_hosts: str | None = None  # default: ssh's own (~/.ssh/known_hosts)
     timeout: float = 120.0
+
+    def __post_init__(self) -> None:
+        """Settings become ssh arguments and remote shell words: a host that starts with ``-`` would be an option."""
+        if not isinstance(self.host, str) or not HOST.fullmatch(self.host):
+            raise DrsnError(f"--host must be [USER@]HOST (letters, digits, . _ - : [ ]), got {self.host!r:.60}")
+        if self.port is not None and not 1 <= int(self.port) <= 65535:
+            raise DrsnError(f"--port must be 1-65535, got {self.port}")
+        for what, value in (("--dest", self.dest), ("--python", self.python), ("--identity", self.identity),
+                            ("known hosts file", self.known_hosts)):
+            if value is not None and (not value or not value.isprintable() or value.startswith("-")):
+                raise DrsnError(f"{what} must be a printable path not starting with '-', got {value!r:.60}")
+        if not 0 < self.timeout <= 86400:
+            raise DrsnError(f"the timeout must be 0-86400 s, got {self.timeout}")
 
 
 def ssh_command(opts: DeployOptions) -> list[str]:

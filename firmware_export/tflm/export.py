@@ -14,7 +14,7 @@ from pathlib import Path
 
 from drsn_edge.buildinfo import BuildInfo
 from drsn_edge.errors import DrsnError
-from drsn_edge.render import render
+from drsn_edge.render import Code, render
 from firmware_export.c_engine.sources import CSRC, NORMALISATIONS, PREPROCESSING
 from firmware_export.c_literals import byte_array, c_double, c_float, c_initializer, c_string
 from firmware_export.tflm.ops import distinct_ops, resolver_methods
@@ -68,7 +68,7 @@ def write(build_dir: Path, into: Path, info: BuildInfo) -> dict:
     sha256 = hashlib.sha256(data).hexdigest()
     values = {
         "MODEL_NAME": info.name, "SOURCE_FILE": path.name, "MODEL_BYTES": len(data), "MODEL_SHA": sha256,
-        "ARRAY": byte_array("g_drsn_model", data, align=16, cxx=True).rstrip("\n"),
+        "ARRAY": Code(byte_array("g_drsn_model", data, align=16, cxx=True).rstrip("\n")),
         "WINDOW_LENGTH": p.window_length, "SAMPLE_RATE": c_float(p.sample_rate), "NUM_CLASSES": len(info.classes),
         "CLASS_NAMES": c_initializer(c_string(c) for c in info.classes),
         "NORMALISATION": NORMALISATIONS[p.normalisation], "NORMALISATION_TEXT": _normalisation_text(info),
@@ -77,7 +77,8 @@ def write(build_dir: Path, into: Path, info: BuildInfo) -> dict:
         "OUTPUT_SCALE": c_float(quant["output"]["scale"]), "OUTPUT_ZERO_POINT": int(quant["output"]["zero_point"]),
         "ARENA_BYTES": arena["recommended_bytes"], "ARENA_MIN": arena["min_bytes"],
         "HEADROOM_PERCENT": round(ARENA_HEADROOM * 100), "NUM_OPS": len(methods),
-        "RESOLVER_CALLS": "\n".join(f"  if (resolver.{m}() != kTfLiteOk) return kTfLiteError;" for m in methods),
+        "RESOLVER_CALLS": Code("\n".join(f"  if (resolver.{m}() != kTfLiteOk) return kTfLiteError;"
+                                    for m in methods)),
         "OP_LIST": ", ".join(distinct_ops(ops)),
     }
     for template in GENERATED:

@@ -22,6 +22,7 @@ from drsn_edge.buildinfo import BuildInfo
 from drsn_edge.checkpoint import Checkpoint, load_checkpoint
 from drsn_edge.models import count_macs, count_parameters
 from drsn_edge.models.network import Net1d
+from drsn_edge.names import safe_file_name
 from drsn_edge.outdir import atomic_output_dir, check_writable
 from drsn_edge.predictor import TorchPredictor
 from quantize.convert.calibration import WindowSets, window_sets
@@ -58,7 +59,7 @@ def convert(checkpoint: str | Path, opts: ConvertOptions) -> tuple[Path, Convert
     """Export, convert, quantise and validate; returns the build directory and what was measured."""
     start = time.time()
     ckpt = load_checkpoint(checkpoint)
-    out = Path(opts.out) if opts.out else Path("build") / ckpt.name
+    out = Path(opts.out) if opts.out else Path("build") / safe_file_name(ckpt.name)
     check_writable(out, opts.force)
     sets = window_sets(ckpt, opts.calib_spec, opts.calib_size, opts.val_size, opts.seed)
     model = ckpt.build()

@@ -75,7 +75,7 @@ class GraphSummary:
 
 
 def _name(raw: bytes | str | None) -> str:
-    return raw.decode() if isinstance(raw, bytes) else str(raw or "")
+    return raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw or "")
 
 
 def tensor_name(tensor) -> str:
@@ -107,15 +107,18 @@ def _tensor_info(tensor) -> dict:
 def summarize(data: bytes) -> GraphSummary:
     """Ops in execution order, tensor type counts, and the quantisation of input and output."""
     model = read_model(data)
-    if len(model.subgraphs) != 1:
-        raise DrsnError(f"expected one subgraph, found {len(model.subgraphs)}")
+    if not model.subgraphs or len(model.subgraphs) != 1:
+        raise DrsnError(f"expected one subgraph, found {len(model.subgraphs or [])}")
     graph = model.subgraphs[0]
-    # summaries name a custom op plain CUSTOM, the name FORBIDDEN_OPS (and callers) look for
-    ops = [op.split(" ", 1)[0] for op in op_names(model)]
-    types = Counter(TENSOR_TYPES.get(t.type, str(t.type)) for t in graph.tensors)
-    floats = [tensor_name(t) for t in graph.tensors if t.type in (0, 1, 10)]
-    return GraphSummary(ops, types, floats, _tensor_info(graph.tensors[graph.inputs[0]]),
-                        _tensor_info(graph.tensors[graph.outputs[0]]))
+    try:  # a flatbuffer from elsewhere may hold any index: one error line, not a traceback
+        # summaries name a custom op plain CUSTOM, the name FORBIDDEN_OPS (and callers) look for
+        ops = [op.split(" ", 1)[0] for op in op_names(model)]
+        types = Counter(TENSOR_TYPES.get(t.type, str(t.type)) for t in graph.tensors)
+        floats = [tensor_name(t) for t in graph.tensors if t.type in (0, 1, 10)]
+        return GraphSummary(ops, types, floats, _tensor_info(graph.tensors[graph.inputs[0]]),
+                            _tensor_info(graph.tensors[graph.outputs[0]]))
+    except (IndexError, TypeError, ValueError, AttributeError, UnicodeDecodeError) as exc:
+        raise DrsnError(f"malformed .tflite graph ({type(exc).__name__})") from None
 
 
 def signature_outputs(data: bytes) -> dict[str, int]:

@@ -64,6 +64,7 @@ int drsn_preprocess(const drsn_preprocessing *p, const float *window, int8_t *in
         center = p->mean;
         denom = p->std;
     }
+    if (!isfinite(center) || !isfinite(denom) || !(denom > 0.0)) return -1; /* would not be finite after it */
     for (i = 0; i < n; ++i) {
         double z = ((double)window[i] - center) / denom;
         if (z > FLT_MAX) z = FLT_MAX; /* float overflow saturates */
