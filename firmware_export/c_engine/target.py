@@ -20,6 +20,7 @@ from firmware_export.c_engine.emit import TEMPLATES, emit
 from firmware_export.c_engine.graph import Graph, load_graph
 from firmware_export.c_engine.lower import Step, lower
 from firmware_export.c_engine.sources import CSRC, engine_sources, library_files
+from firmware_export.monitor import model_id, write_sources as write_monitor
 
 MODEL_COPY = "model_int8.tflite"
 FW_JSON = "fw.json"
@@ -63,7 +64,8 @@ def write(build_dir: Path, into: Path, info: BuildInfo) -> dict:
         shutil.copyfile(CSRC / name, into / name)
     shutil.copyfile(model, into / MODEL_COPY)
     copy_support(into)  # every board's start-up code, linker script and build: fw/ stays self-contained
-    fw = _fw_info(Path(build_dir), info, graph, steps, arena)
+    write_monitor(into, info.name, info.classes, info.preprocessing.sample_rate, model.read_bytes())
+    fw = {**_fw_info(Path(build_dir), info, graph, steps, arena), "model_id": model_id(model.read_bytes())}
     (into / FW_JSON).write_text(json.dumps(fw, indent=2) + "\n")
     (into / "README.md").write_text(render(TEMPLATES, "README.md.in", {
         "MODEL_NAME": info.name, "WINDOW_LENGTH": fw["window_length"], "NUM_CLASSES": fw["num_classes"],
