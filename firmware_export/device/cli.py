@@ -43,7 +43,46 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_flash(args: argparse.Namespace) -> int:
+    import tempfile
+    from pathlib import Path
+
+    from firmware_export.c_engine.target import load_fw_info
+    from firmware_export.device import flash, image
+
+    board = image.monitor_board(args.board)
+    fw = load_fw_info(args.fw_dir)
+    out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="drsn-flash-"))
+    print(f"building the {board.name} monitor firmware ...", file=sys.stderr)
+    images = image.build(args.fw_dir, board.name, out)
+    sizes = image.size(images["elf"])
+    print(f"image: {', '.join(str(p) for p in images.values())} (flash {sizes['flash_bytes']:,} bytes, "
+          f"static RAM {sizes['static_ram_bytes']:,} bytes)")
+    if args.probe == "qemu":
+        flash.boot(board, images["elf"], fw.get("model_id"), print, serve=args.serve, port=args.port)
+    else:
+        flash.flash(board, images, args.probe, print)
+        print(f"flashed {board.name} with {args.probe}")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from drsn_edge.cli.args import write_json
+    from firmware_export.device.validate import validate_device, validate_table
+
+    result = validate_device(args.fw_dir, args.board, args.data, port=args.port, split=args.split, limit=args.limit,
+                             channel=args.channel, timeout=args.timeout, progress=not args.quiet)
+    print(validate_table(result))
+    if args.json:
+        write_json(args.json, result)
+    return 0
+
+
 def add_parsers(sub: argparse._SubParsersAction) -> None:
+    from drsn_edge.cli.args import DATA_HELP
+    from drsn_edge.defaults import CHANNEL
+    from firmware_export.boards import BOARDS
+    from firmware_export.device.flash import PROBES
     from firmware_export.device.link import DEFAULT_TIMEOUT
     from firmware_export.device.monitor import MonitorOptions
     from firmware_export.device.recording import FORMATS
@@ -72,3 +111,29 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", default=None, help="also write the window lines here (JSON lines)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_monitor)
+
+    boards = sorted(name for name, board in BOARDS.items() if board.monitor)
+    p = sub.add_parser("flash", help="build the monitoring firmware for a board and flash it (or boot it in QEMU)")
+    p.add_argument("fw_dir", help="a directory written by `drsn-edge export BUILD --target c`")
+    p.add_argument("--board", required=True, choices=boards)
+    p.add_argument("--probe", default="qemu", choices=PROBES,
+                   help="openocd / pyocd / st-flash: the tool that writes the chip (its command is printed); "
+                        "qemu: boot the same image in the emulator and check it answers")
+    p.add_argument("--out", default=None, help="keep app.elf/.bin/.hex here (default: a temporary directory)")
+    p.add_argument("--serve", action="store_true", help="qemu: keep running (UART on a TCP socket) until Ctrl-C")
+    p.add_argument("--port", type=int, default=None, help="qemu: the TCP port of the UART (default: a free one)")
+    p.set_defaults(func=cmd_flash)
+
+    p = sub.add_parser("validate-device", help="stream the data's windows to the monitoring firmware; bit-exactness "
+                                               "vs LiteRT int8, agreement vs float, on-device instructions/cycles")
+    p.add_argument("fw_dir", help="a directory written by `drsn-edge export BUILD --target c`")
+    p.add_argument("--board", required=True, choices=boards)
+    p.add_argument("--data", required=True, help=DATA_HELP)
+    p.add_argument("--port", default=None, help="the board's serial port (default: boot the image in QEMU)")
+    p.add_argument("--split", default="test", help="train, val or test (an .npz is used whole)")
+    p.add_argument("--limit", type=int, default=None, help="use at most this many windows")
+    p.add_argument("--channel", default=CHANNEL)
+    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds to wait for each window")
+    p.add_argument("--json", default=None, help="write the full result here")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_validate)

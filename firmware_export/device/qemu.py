@@ -63,3 +63,10 @@ def booted(board: Board, elf: Path, port: int | None = None) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def wait_forever() -> None:
+    """Block until interrupted (``flash --probe qemu --serve``)."""
+    import threading
+
+    threading.Event().wait()
