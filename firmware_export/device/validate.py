@@ -15,13 +15,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from drsn_edge.buildinfo import BuildInfo
 from drsn_edge.defaults import CHANNEL
 from drsn_edge.errors import DrsnError
-from drsn_edge.preprocess import Preprocessing
 from drsn_edge.registry import get_runtime
-from firmware_export.c_engine.check import _model_path, _reference, agreement
-from firmware_export.c_engine.target import load_fw_info
+from firmware_export.c_engine.check import _reference, agreement, check_windows
 from firmware_export.device import image, qemu
 from firmware_export.device.link import DEFAULT_TIMEOUT, Link, encode
 
@@ -60,23 +57,10 @@ def _timing(hello: dict, ticks: np.ndarray) -> dict:
 def validate_device(fw_dir: str | Path, board_name: str, spec: str, port: str | None = None, split: str = "test",
                     limit: int | None = None, channel: str = CHANNEL, timeout: float = DEFAULT_TIMEOUT,
                     progress: bool = True) -> dict:
-    from drsn_edge.data.spec import load_windows
-    from drsn_edge.evaluate import labels_in_model_order
-
     fw_dir = Path(fw_dir)
-    fw = load_fw_info(fw_dir)
     board = image.monitor_board(board_name)
-    if limit is not None and limit < 1:
-        raise DrsnError("--limit must be at least 1")
-    pre = Preprocessing.from_dict(fw["preprocessing"])
-    build = BuildInfo(name=fw["name"], classes=list(fw["classes"]), preprocessing=pre)
-    model = _model_path(fw_dir, fw)
-    windows = load_windows(spec, split=split, window_length=pre.window_length, channel=channel)
-    if abs(windows.sample_rate - pre.sample_rate) > 1e-6:
-        raise DrsnError(f"data is sampled at {windows.sample_rate:g} Hz but the model expects {pre.sample_rate:g} Hz")
-    n = len(windows.x) if limit is None else min(limit, len(windows.x))
-    x = pre.check(np.asarray(windows.x[:n], dtype=np.float32))
-    y = labels_in_model_order(windows, build.classes)[:n]
+    fw, build, model, x, y = check_windows(fw_dir, spec, split, limit, channel)
+    pre, n = build.preprocessing, len(x)
 
     with contextlib.ExitStack() as stack:
         url = port
