@@ -58,6 +58,10 @@ BOARDS: dict[str, Board] = {board.name: board for board in (
           "STM32F405; QEMU netduinoplus2): USART1 monitor, DWT cycles / QEMU SysTick",
           harness=False, qemu_machine="netduinoplus2", monitor=True, flash_address=0x08000000,
           openocd_target="stm32f4x", pyocd_target="stm32f405rg"),
+    Board("microbit", "BBC micro:bit v1: nRF51822 Cortex-M0 16 MHz, 256 KB flash, 16 KB RAM (QEMU microbit): "
+          "UART0 monitor, TIMER0 (no DWT on the M0); small models only",
+          harness=False, qemu_machine="microbit", monitor=True, flash_address=0x0,
+          openocd_target="nrf51", pyocd_target="nrf51822"),
 )}
 
 

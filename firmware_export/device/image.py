@@ -1,6 +1,7 @@
 """The monitoring firmware image of an exported C engine for one board: ``app.elf``, ``app.bin``, ``app.hex``."""
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -41,6 +42,12 @@ def build(fw_dir: str | Path, board_name: str, out: str | Path) -> dict[str, Pat
     done = subprocess.run(["make", "--no-print-directory", "-C", str(fw_dir), "-f", f"{board.name}/{BUILD_FRAGMENT}",
                            f"OUT={out}"], capture_output=True, text=True)
     if done.returncode != 0:
+        overflow = re.search(r"region `RAM' overflowed by (\d+) bytes", done.stderr)
+        if overflow:
+            fw = load_fw_info(fw_dir)
+            raise DrsnError(f"the model does not fit the {board.name}'s RAM: over by {int(overflow.group(1)):,} bytes "
+                            f"(its arena takes {fw.get('arena_bytes', 0):,} bytes and one float window "
+                            f"{4 * fw.get('window_length', 0):,}, besides the stream ring and the stack)")
         lines = (done.stderr or done.stdout).splitlines()
         errors = [line for line in lines if "error" in line.lower()] or lines[-1:] or ["make failed"]
         raise DrsnError(f"{board.name} firmware build failed: {errors[0]}")
