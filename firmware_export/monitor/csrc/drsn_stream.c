@@ -7,7 +7,7 @@ static volatile uint32_t written, consumed; /* samples ever written / ever relea
 static volatile uint32_t non_finite, overruns;
 static uint32_t hop_samples = DRSN_WINDOW_LENGTH, skip;
 
-static int finite(float x)
+static int is_finite_sample(float x)
 {
     return x == x && x - x == 0.0f; /* false for NaN and for +-Inf (Inf - Inf is NaN) */
 }
@@ -24,7 +24,7 @@ void drsn_stream_push(const float *samples, uint32_t n)
 {
     uint32_t w = written;
     for (uint32_t i = 0; i < n; i++) {
-        if (!finite(samples[i])) {
+        if (!is_finite_sample(samples[i])) {
             non_finite++;
         } else if (w - consumed >= DRSN_STREAM_CAPACITY) {
             overruns++;
