@@ -45,6 +45,7 @@ ORDER = 20
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     from firmware_export.c_engine.runner import runner_names
+    from firmware_export.device import cli as device_cli
     from firmware_export.export import TARGETS
     from firmware_export.pi.deploy import DeployOptions
 
@@ -84,3 +85,5 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="let the venv see the device's system packages (e.g. python3-numpy)")
     p.add_argument("--known-hosts", default=None, help="known_hosts file (default: ssh's own)")
     p.set_defaults(func=cmd_deploy)
+
+    device_cli.add_parsers(sub)

@@ -15,6 +15,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from drsn_edge.errors import DrsnError
+
 HERE = Path(__file__).resolve().parent
 BUILD_FRAGMENT = "board.mk"
 
@@ -24,6 +26,12 @@ class Board:
     name: str  # the folder here and in every export; also a runner name
     description: str
     aliases: tuple[str, ...] = ()  # further runner names (``qemu``: the emulator's name, which users know)
+    harness: bool = True  # runner.py runs the file harness (``drsn-edge run --runner``)
+    qemu_machine: str | None = None  # ``qemu-system-arm -M`` that emulates it
+    monitor: bool = False  # builds the monitoring firmware (board.c with drsn_board.h; ``drsn-edge flash``)
+    flash_address: int = 0  # where app.bin goes
+    openocd_target: str | None = None  # openocd's target/<name>.cfg
+    pyocd_target: str | None = None
 
     @property
     def folder(self) -> Path:
@@ -45,13 +53,21 @@ class Board:
 
 BOARDS: dict[str, Board] = {board.name: board for board in (
     Board("mps2_an386", "Cortex-M4F on QEMU's mps2-an386 (bare metal, semihosting I/O)",
-          aliases=("qemu",)),
+          aliases=("qemu",), qemu_machine="mps2-an386"),
+    Board("stm32f405", "STM32F405 Cortex-M4F 168 MHz, 1 MB flash, 128+64 KB RAM (Netduino Plus 2, Feather "
+          "STM32F405; QEMU netduinoplus2): USART1 monitor, DWT cycles / QEMU SysTick",
+          harness=False, qemu_machine="netduinoplus2", monitor=True, flash_address=0x08000000,
+          openocd_target="stm32f4x", pyocd_target="stm32f405rg"),
+    Board("microbit", "BBC micro:bit v1: nRF51822 Cortex-M0 16 MHz, 256 KB flash, 16 KB RAM (QEMU microbit): "
+          "UART0 monitor, TIMER0 (no DWT on the M0); small models only",
+          harness=False, qemu_machine="microbit", monitor=True, flash_address=0x0,
+          openocd_target="nrf51", pyocd_target="nrf51822"),
 )}
 
 
 def runner_modules() -> dict[str, str]:
     """Runner name (each board's name and aliases) -> the module that registers it."""
-    return {name: board.runner_module for board in BOARDS.values() for name in board.runner_names}
+    return {name: board.runner_module for board in BOARDS.values() if board.harness for name in board.runner_names}
 
 
 def copy_support(into: Path) -> list[str]:
@@ -63,3 +79,11 @@ def copy_support(into: Path) -> list[str]:
             shutil.copy2(board.folder / name, Path(into) / board.name / name)
             written.append(f"{board.name}/{name}")
     return written
+
+
+def get_board(name: str) -> Board:
+    """A board by name or alias, with the choices in the error."""
+    for board in BOARDS.values():
+        if name == board.name or name in board.aliases:
+            return board
+    raise DrsnError(f"unknown board '{name}' (choose from {', '.join(BOARDS)})")

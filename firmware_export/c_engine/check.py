@@ -41,28 +41,35 @@ def _reference(kind: str, model: Path, build: BuildInfo, x: np.ndarray, progress
     return np.concatenate(rows) if rows else np.zeros((0, len(build.classes)), np.int8)
 
 
+def check_windows(fw_dir: Path, spec: str, split: str, limit: int | None,
+                  channel: str) -> tuple[dict, BuildInfo, Path, np.ndarray, np.ndarray]:
+    """What a check of an export needs: fw.json, the model's facts, its int8 model, raw windows and labels."""
+    from drsn_edge.data.spec import load_windows
+    from drsn_edge.evaluate import labels_in_model_order
+
+    fw = load_fw_info(fw_dir)
+    pre = Preprocessing.from_dict(fw["preprocessing"])
+    build = BuildInfo(name=fw["name"], classes=list(fw["classes"]), preprocessing=pre)
+    model = _model_path(fw_dir, fw)
+    if limit is not None and limit < 1:
+        raise DrsnError("--limit must be at least 1")
+    windows = load_windows(spec, split=split, window_length=pre.window_length, channel=channel)
+    if abs(windows.sample_rate - pre.sample_rate) > 1e-6:
+        raise DrsnError(f"data is sampled at {windows.sample_rate:g} Hz but the model expects {pre.sample_rate:g} Hz")
+    n = len(windows.x) if limit is None else min(limit, len(windows.x))
+    x = pre.check(np.asarray(windows.x[:n], dtype=np.float32))
+    return fw, build, model, x, labels_in_model_order(windows, build.classes)[:n]
+
+
 def run_check(fw_dir: str | Path, spec: str, split: str = "test", limit: int | None = None, runner: str = "host",
               tflm: bool = False, channel: str = CHANNEL, progress: bool = True, profile: bool = False) -> dict:
     """Run the engine on the data's windows; agreement with LiteRT int8 (and TFLite Micro, when installed).
 
     ``profile``: run an image that times each op (board runners only); the device report then has ``profile``."""
-    from drsn_edge.data.spec import load_windows
-    from drsn_edge.evaluate import labels_in_model_order
-
     fw_dir = Path(fw_dir)
     tflm = tflm and importlib.util.find_spec("tflite_micro") is not None  # compared only when installed
-    fw = load_fw_info(fw_dir)
-    pre = Preprocessing.from_dict(fw["preprocessing"])
-    build = BuildInfo(name=fw["name"], classes=list(fw["classes"]), preprocessing=pre)
-    model = _model_path(fw_dir, fw)
-    windows = load_windows(spec, split=split, window_length=pre.window_length, channel=channel)
-    if abs(windows.sample_rate - pre.sample_rate) > 1e-6:
-        raise DrsnError(f"data is sampled at {windows.sample_rate:g} Hz but the model expects {pre.sample_rate:g} Hz")
-    if limit is not None and limit < 1:
-        raise DrsnError("--limit must be at least 1")
-    n = len(windows.x) if limit is None else min(limit, len(windows.x))
-    x = pre.check(np.asarray(windows.x[:n], dtype=np.float32))
-    y = labels_in_model_order(windows, build.classes)[:n]
+    fw, build, model, x, y = check_windows(fw_dir, spec, split, limit, channel)
+    pre, n = build.preprocessing, len(x)
 
     engine = CEnginePredictor(fw_dir, runner, profile=profile)
     c_logits = engine.raw_outputs(x)

@@ -23,6 +23,8 @@ from firmware_export.c_engine.graph import Graph, load_graph
 from firmware_export.c_engine.lower import Step, lower
 from firmware_export.c_engine.validate import check_graph, check_steps
 from firmware_export.c_engine.sources import CSRC, engine_sources, library_files
+from firmware_export.monitor import model_id, write_sources as write_monitor
+from firmware_export.packaging import write_cmake
 
 MODEL_COPY = "model_int8.tflite"
 FW_JSON = "fw.json"
@@ -69,7 +71,9 @@ def write(build_dir: Path, into: Path, info: BuildInfo) -> dict:
         shutil.copyfile(CSRC / name, into / name)
     shutil.copyfile(model, into / MODEL_COPY)
     copy_support(into)  # every board's start-up code, linker script and build: fw/ stays self-contained
-    fw = _fw_info(Path(build_dir), info, graph, steps, arena)
+    write_monitor(into, info.name, info.classes, info.preprocessing.sample_rate, model.read_bytes())
+    write_cmake(into)  # add_subdirectory(fw) in people's own firmware
+    fw = {**_fw_info(Path(build_dir), info, graph, steps, arena), "model_id": model_id(model.read_bytes())}
     fw["buffers"] = check_graph(graph)  # why each arena slot is large enough, op by op
     (into / FW_JSON).write_text(json.dumps(fw, indent=2) + "\n")
     (into / "README.md").write_text(render(TEMPLATES, "README.md.in", {

@@ -1,0 +1,8 @@
+# The monitoring firmware for the BBC micro:bit v1 (nRF51822, Cortex-M0, 256 KB flash, 16 KB RAM; QEMU:
+# -M microbit). From the export's directory:
+#   make -f microbit/board.mk [OUT=dir]     -> $(OUT)/app.elf, app.bin, app.hex (copy the HEX to MICROBIT)
+# 16 KB RAM holds the arena, one float window and a ring of 1.25 windows: small models only (fw.json arena_bytes).
+BOARD := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
+ARCH := -mcpu=cortex-m0 -mthumb -mfloat-abi=soft '-DDRSN_STREAM_CAPACITY=(DRSN_WINDOW_LENGTH + DRSN_WINDOW_LENGTH / 4)'
+LDSCRIPT := $(BOARD)/microbit.ld
+include $(BOARD)/../monitor/image.mk

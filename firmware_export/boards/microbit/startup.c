@@ -1,0 +1,40 @@
+/* Reset handler and vector table of the nRF51822 (Cortex-M0, 32 interrupts), built with -nostartfiles:
+ * copy .data, zero .bss, call main. A fault resets the chip through the SCB instead of hanging. */
+#include <stdint.h>
+#include <string.h>
+
+extern int main(void);
+extern uint32_t __stack_top, __data_load, __data_start, __data_end, __bss_start, __bss_end;
+
+void Reset_Handler(void);
+void Default_Handler(void);
+void UART0_IRQHandler(void);
+
+#define SCB_AIRCR (*(volatile uint32_t *)0xE000ED0Cu)
+#define IRQS 32
+#define UART0_IRQ 2
+
+void Reset_Handler(void)
+{
+    memcpy(&__data_start, &__data_load, (size_t)((char *)&__data_end - (char *)&__data_start));
+    memset(&__bss_start, 0, (size_t)((char *)&__bss_end - (char *)&__bss_start));
+    main();
+    for (;;)
+        __asm volatile("wfi");
+}
+
+void Default_Handler(void)
+{
+    SCB_AIRCR = 0x05FA0004u; /* VECTKEY | SYSRESETREQ */
+    for (;;)
+        ;
+}
+
+__attribute__((section(".isr_vector"), used))
+static void (*const vector_table[16 + IRQS])(void) = {
+    [0] = (void (*)(void))(uintptr_t)&__stack_top,
+    [1] = Reset_Handler,
+    [2 ... 16 + UART0_IRQ - 1] = Default_Handler,
+    [16 + UART0_IRQ] = UART0_IRQHandler,
+    [16 + UART0_IRQ + 1 ... 16 + IRQS - 1] = Default_Handler,
+};
