@@ -9,7 +9,7 @@ import sys
 import time
 from typing import TextIO
 
-from . import output
+from . import fleet, output
 from .decide import Decider
 import numpy as np
 
@@ -70,6 +70,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=None, help="interpreter threads")
     p.add_argument("--raw", action="store_true", help="also print the model's raw (int8) outputs")
     p.add_argument("--max-windows", type=int, default=None, help="stop after this many windows")
+    fleet.add_options(p)
     args = p.parse_args(argv)
     check_args(p, args)
     if args.format == "csv" and args.column is None:
@@ -81,6 +82,7 @@ class Tally:
     """Windows classified so far (read by the shutdown message, whatever ends the loop)."""
 
     windows = 0
+    publisher = None  # the MQTT publisher, closed (outbox flushed) however the run ends
 
 
 def run(args: argparse.Namespace, out: TextIO, warn: Warnings, tally: Tally) -> int:
@@ -96,6 +98,8 @@ def run(args: argparse.Namespace, out: TextIO, warn: Warnings, tally: Tally) -> 
     resampler = Resampler(rate, model.sample_rate)
     windower = Windower(model.window_length, args.hop or model.window_length)
     decider = Decider(args.smooth, args.alert_after, normal)
+    tally.publisher = pub = fleet.publisher(args, warn)
+    alarms = fleet.AlarmWatch()
     n = 0
     for chunk in chunks:
         with np.errstate(over="ignore"):  # a huge sample times --scale is inf, dropped by finite()
@@ -117,6 +121,10 @@ def run(args: argparse.Namespace, out: TextIO, warn: Warnings, tally: Tally) -> 
             if args.raw:
                 record["raw"] = raw.tolist()
             output.write_line(out, record)
+            if pub is not None:
+                pub.window(record)
+                if args.alert_after:
+                    alarms.update(pub, record["alert"], record["time"])
             n += 1
             tally.windows = n
             if args.max_windows is not None and n >= args.max_windows:
@@ -134,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
             raise RunnerError("stdout is closed; nowhere to write the results")
         n = run(args, sys.stdout, warn, tally)
     except Terminated:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not interrupt the outbox flush
         problems = warn.summary()
         sys.stderr.write(f"{PROG}: stopped by SIGTERM after {tally.windows} window(s)"
                          + (f"; {problems}" if problems else "") + "\n")
@@ -157,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     except RuntimeError as exc:  # the interpreter refused to run the model
         sys.stderr.write(f"{PROG}: error: inference failed: {str(exc).splitlines()[0] if str(exc) else exc}\n")
         return 2
+    finally:
+        if tally.publisher is not None:
+            tally.publisher.close(warn)
     problems = warn.summary()
     sys.stderr.write(f"{PROG}: end of stream after {n} window(s)" + (f"; {problems}" if problems else "") + "\n")
     return 0
