@@ -11,6 +11,7 @@ Nothing here knows about the runner's model: a serial gateway for MCUs can build
 """
 from __future__ import annotations
 
+import json
 import socket
 import ssl
 import threading
@@ -98,8 +99,6 @@ class Publisher:
 
     @staticmethod
     def _encode(payload: dict) -> str:
-        import json
-
         return json.dumps(payload, separators=(",", ":"))
 
     def window(self, record: dict) -> None:
@@ -113,6 +112,7 @@ class Publisher:
                         self._head("alarm") | {"alarm": fault, "time": at, "wall": round(time.time(), 3)})
 
     def state(self, record: dict | None, status: str) -> None:
+        """The retained device state: status, the last result (if any), what the outbox dropped and holds."""
         last = {k: record[k] for k in ("class", "confidence", "time", "window", "smoothed", "alert") if k in record} \
             if record else {}
         self.outbox.put("state", f"{self.base}/state", self._head("state") | {
