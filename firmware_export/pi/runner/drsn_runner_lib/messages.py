@@ -12,8 +12,9 @@ class RunnerError(Exception):
     """A problem the user can fix: printed as one ``error:`` line, exit code 2."""
 
 
-class Terminated(Exception):
-    """SIGTERM arrived (systemd stop): the run ends with a stated shutdown and exit code 143 (128 + 15)."""
+class Terminated(BaseException):
+    """SIGTERM arrived (systemd stop): the run ends with a stated shutdown and exit code 143 (128 + 15).
+    A BaseException, like KeyboardInterrupt, so no library's ``except Exception`` (a TFLite import) swallows it."""
 
     EXIT_CODE = 143
 
