@@ -67,3 +67,28 @@ def cwru_int8_build(cwru_model: Path, tmp_path_factory: pytest.TempPathFactory) 
     assert main(["convert", str(cwru_model), "--out", str(out), "--no-tflm", "--calib-size", "64",
                  "--val-size", "16", "--quiet"]) == 0
     return out
+
+
+@pytest.fixture(scope="session")
+def pi_work(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Train, convert and export one tiny model (1024-sample windows) to a Pi bundle; plus held-out windows as
+    an .npz. Shared by tests/test_pi.py and tests/test_hostile_pi.py; tests must not change the bundle."""
+    import numpy as np
+
+    from drsn_edge.cli import main
+    from drsn_edge.data import synthetic
+
+    L = 1024
+    root = tmp_path_factory.mktemp("pi")
+    train = synthetic.generate(40, window_length=L, seed=1)
+    np.savez(root / "train.npz", x=train.x, y=train.y, classes=np.array(train.classes), sample_rate=train.sample_rate)
+    held = synthetic.generate(6, window_length=L, seed=7)
+    held_x = np.concatenate([held.x[:30], held.x[30:] * 250.0 + 3.0])  # another gain and offset too
+    np.savez(root / "held.npz", x=held_x.astype(np.float32), y=held.y, classes=np.array(held.classes),
+             sample_rate=held.sample_rate)
+    assert main(["train", "--data", f"npz:{root / 'train.npz'}", "--epochs", "6", "--units-per-stage", "1",
+                 "--noise", "none", "--lr", "0.01", "--out", str(root / "m.pt"), "--quiet"]) == 0
+    assert main(["convert", str(root / "m.pt"), "--out", str(root / "build"), "--no-tflm", "--calib-size", "16",
+                 "--val-size", "16", "--quiet"]) == 0
+    assert main(["export", str(root / "build"), "--target", "pi", "--out", str(root / "bundle")]) == 0
+    return {"root": root, "build": root / "build", "bundle": root / "bundle", "held": root / "held.npz"}

@@ -50,21 +50,9 @@ from drsn_runner_lib.resample import Resampler  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def work(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Train, convert and export one tiny model; plus held-out windows as an .npz."""
-    root = tmp_path_factory.mktemp("pi")
-    train = synthetic.generate(40, window_length=L, seed=1)
-    np.savez(root / "train.npz", x=train.x, y=train.y, classes=np.array(train.classes), sample_rate=train.sample_rate)
-    held = synthetic.generate(6, window_length=L, seed=7)
-    held_x = np.concatenate([held.x[:30], held.x[30:] * 250.0 + 3.0])  # another gain and offset too
-    np.savez(root / "held.npz", x=held_x.astype(np.float32), y=held.y, classes=np.array(held.classes),
-             sample_rate=held.sample_rate)
-    assert main(["train", "--data", f"npz:{root / 'train.npz'}", "--epochs", "6", "--units-per-stage", "1",
-                 "--noise", "none", "--lr", "0.01", "--out", str(root / "m.pt"), "--quiet"]) == 0
-    assert main(["convert", str(root / "m.pt"), "--out", str(root / "build"), "--no-tflm", "--calib-size", "16",
-                 "--val-size", "16", "--quiet"]) == 0
-    assert main(["export", str(root / "build"), "--target", "pi", "--out", str(root / "bundle")]) == 0
-    return {"root": root, "build": root / "build", "bundle": root / "bundle", "held": root / "held.npz"}
+def work(pi_work: dict[str, Path]) -> dict[str, Path]:
+    """The session's tiny Pi bundle (tests/conftest.py), shared with tests/test_hostile_pi.py."""
+    return pi_work
 
 
 def run_runner(bundle: Path, data: bytes, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:

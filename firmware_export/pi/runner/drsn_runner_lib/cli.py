@@ -2,15 +2,18 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import signal
 import sys
 import time
 from typing import TextIO
 
-from . import output
+from . import fleet, output
 from .decide import Decider
-from .messages import PROG, RunnerError, Warnings
+import numpy as np
+
+from .messages import PROG, RunnerError, Terminated, Warnings, raise_terminated
 from .model import Model, load_config
 from .readers import FORMATS, finite, samples
 from .resample import Resampler
@@ -20,8 +23,33 @@ DESCRIPTION = "drsn-runner: bearing condition from an accelerometer stream, one 
 BUNDLE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # where drsn_runner.py and config.json are
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse whose usage errors are the runner's one ``error:`` line (the journal shows one line per problem)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{PROG}: error: {message} (see --help)\n")
+
+
+def check_args(p: Parser, args: argparse.Namespace) -> None:
+    """Refuse option values the stream loop would trip over later."""
+    if args.hop is not None and args.hop < 1:
+        p.error("--hop must be at least 1")
+    if args.smooth < 1 or args.alert_after < 0:
+        p.error("--smooth must be at least 1 and --alert-after at least 0")
+    if not args.delimiter:
+        p.error("--delimiter must not be empty")
+    if not math.isfinite(args.scale) or args.scale == 0:
+        p.error(f"--scale must be a finite, non-zero number, not {args.scale:g}")
+    if args.threads is not None and args.threads < 1:
+        p.error("--threads must be at least 1")
+    if args.max_windows is not None and args.max_windows < 1:
+        p.error("--max-windows must be at least 1")
+    if args.column is not None and args.column.startswith("-"):
+        p.error(f"--column {args.column!r}: give a column index from 0 or a header name")
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION)
+    p = Parser(prog=PROG, description=DESCRIPTION)
     p.add_argument("--config", default=os.path.join(BUNDLE_DIR, "config.json"), help="the bundle's config.json")
     p.add_argument("--input", default="-", help="file or FIFO to read; '-' is stdin (default)")
     p.add_argument("--format", default="text", choices=FORMATS,
@@ -42,19 +70,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=None, help="interpreter threads")
     p.add_argument("--raw", action="store_true", help="also print the model's raw (int8) outputs")
     p.add_argument("--max-windows", type=int, default=None, help="stop after this many windows")
+    fleet.add_options(p)
     args = p.parse_args(argv)
-    if args.hop is not None and args.hop < 1:
-        p.error("--hop must be at least 1")
-    if args.smooth < 1 or args.alert_after < 0:
-        p.error("--smooth must be at least 1 and --alert-after at least 0")
-    if args.rate is not None and args.rate <= 0:
-        p.error("--rate must be positive")
+    check_args(p, args)
     if args.format == "csv" and args.column is None:
         args.column = "0"
     return args
 
 
-def run(args: argparse.Namespace, out: TextIO, warn: Warnings) -> int:
+class Tally:
+    """Windows classified so far (read by the shutdown message, whatever ends the loop)."""
+
+    windows = 0
+    publisher = None  # the MQTT publisher, closed (outbox flushed) however the run ends
+
+
+def run(args: argparse.Namespace, out: TextIO, warn: Warnings, tally: Tally) -> int:
     """Classify the stream; returns the number of windows."""
     config = load_config(args.config)
     model_path = os.path.join(os.path.dirname(os.path.abspath(args.config)), config["model"])
@@ -67,12 +98,20 @@ def run(args: argparse.Namespace, out: TextIO, warn: Warnings) -> int:
     resampler = Resampler(rate, model.sample_rate)
     windower = Windower(model.window_length, args.hop or model.window_length)
     decider = Decider(args.smooth, args.alert_after, normal)
+    tally.publisher = pub = fleet.publisher(args, warn)
+    alarms = fleet.AlarmWatch()
     n = 0
     for chunk in chunks:
-        chunk = finite(chunk * args.scale if args.scale != 1.0 else chunk, warn)
+        with np.errstate(over="ignore"):  # a huge sample times --scale is inf, dropped by finite()
+            chunk = finite(chunk * args.scale if args.scale != 1.0 else chunk, warn)
         for start, window in windower.push(resampler.process(chunk)):
             began = time.perf_counter()
-            k, confidence, raw = model.classify(window)
+            result = model.classify(window)
+            if result is None:
+                warn("non-finite windows", f"window at sample {start} is non-finite after preprocessing "
+                     "(samples too large?); refused, not classified")
+                continue
+            k, confidence, raw = result
             record = output.window_record(model, n, start, k, confidence, (time.perf_counter() - began) * 1000)
             if args.smooth > 1 or args.alert_after:
                 smoothed, alert, onset = decider.update(k)
@@ -82,7 +121,12 @@ def run(args: argparse.Namespace, out: TextIO, warn: Warnings) -> int:
             if args.raw:
                 record["raw"] = raw.tolist()
             output.write_line(out, record)
+            if pub is not None:
+                pub.window(record)
+                if args.alert_after:
+                    alarms.update(pub, record["alert"], record["time"])
             n += 1
+            tally.windows = n
             if args.max_windows is not None and n >= args.max_windows:
                 return n
     return n
@@ -91,9 +135,18 @@ def run(args: argparse.Namespace, out: TextIO, warn: Warnings) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     warn = Warnings()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # systemd stop: end like a closed stream
+    tally = Tally()
+    signal.signal(signal.SIGTERM, raise_terminated)  # systemd stop: say so and exit 143
     try:
-        n = run(args, sys.stdout, warn)
+        if sys.stdout is None:  # started with stdout closed (>&-)
+            raise RunnerError("stdout is closed; nowhere to write the results")
+        n = run(args, sys.stdout, warn, tally)
+    except Terminated:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not interrupt the outbox flush
+        problems = warn.summary()
+        sys.stderr.write(f"{PROG}: stopped by SIGTERM after {tally.windows} window(s)"
+                         + (f"; {problems}" if problems else "") + "\n")
+        return Terminated.EXIT_CODE
     except RunnerError as exc:
         sys.stderr.write(f"{PROG}: error: {exc}\n")
         return 2
@@ -113,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     except RuntimeError as exc:  # the interpreter refused to run the model
         sys.stderr.write(f"{PROG}: error: inference failed: {str(exc).splitlines()[0] if str(exc) else exc}\n")
         return 2
+    finally:
+        if tally.publisher is not None:
+            tally.publisher.close(warn)
     problems = warn.summary()
     sys.stderr.write(f"{PROG}: end of stream after {n} window(s)" + (f"; {problems}" if problems else "") + "\n")
     return 0

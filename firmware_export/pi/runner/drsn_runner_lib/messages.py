@@ -12,6 +12,18 @@ class RunnerError(Exception):
     """A problem the user can fix: printed as one ``error:`` line, exit code 2."""
 
 
+class Terminated(BaseException):
+    """SIGTERM arrived (systemd stop): the run ends with a stated shutdown and exit code 143 (128 + 15).
+    A BaseException, like KeyboardInterrupt, so no library's ``except Exception`` (a TFLite import) swallows it."""
+
+    EXIT_CODE = 143
+
+
+def raise_terminated(signum: int, frame: object) -> None:
+    """SIGTERM handler: unwinds the loop so the shutdown is said, not silent."""
+    raise Terminated()
+
+
 class Warnings:
     """stderr messages for recoverable input problems; repeated ones are counted, not repeated forever."""
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 
 import numpy as np
@@ -22,10 +23,45 @@ def load_config(path: str) -> dict:
     for key in ("classes", "preprocessing", "model"):
         if not isinstance(config, dict) or key not in config:
             raise RunnerError(f"config {path} lacks '{key}'")
-    pre = config["preprocessing"]
-    if pre.get("normalisation", "window") not in ("window", "global", "none"):
-        raise RunnerError(f"config {path}: unknown normalisation {pre.get('normalisation')!r}")
+    check_config(config, f"config {path}")
     return config
+
+
+def _number(value: object, what: str, low: float, high: float) -> float:
+    """A finite number in [low, high] (booleans and strings are not numbers here)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or not low <= value <= high:
+        raise RunnerError(f"{what} is {value!r}; it must be a number from {low:g} to {high:g}")
+    return float(value)
+
+
+MAX_WINDOW = 1 << 20  # samples; far above any bearing model, far below what would exhaust a Pi's memory
+MAX_RATE = 1e7  # Hz
+
+
+def check_config(config: dict, where: str) -> None:
+    """Refuse a config whose fields the runner would trip over later (types, ranges, non-finite numbers)."""
+    classes, pre, model = config["classes"], config["preprocessing"], config["model"]
+    if not isinstance(classes, list) or not classes or not all(isinstance(c, str) and c for c in classes) \
+            or len(set(classes)) != len(classes):
+        raise RunnerError(f"{where}: 'classes' must be a list of distinct non-empty names")
+    if not isinstance(model, str) or not model or os.path.basename(model) != model or model.startswith("."):
+        raise RunnerError(f"{where}: 'model' must be a file name beside the config")
+    if not isinstance(pre, dict):
+        raise RunnerError(f"{where}: 'preprocessing' must be an object")
+    if pre.get("normalisation", "window") not in ("window", "global", "none"):
+        raise RunnerError(f"{where}: unknown normalisation {pre.get('normalisation')!r}")
+    length = pre.get("window_length", config.get("window_length"))
+    if isinstance(length, bool) or not isinstance(length, int) or not 1 <= length <= MAX_WINDOW:
+        raise RunnerError(f"{where}: window length is {length!r}; it must be a whole number from 1 to {MAX_WINDOW}")
+    _number(pre.get("sample_rate", config.get("sample_rate")), f"{where}: sample rate", 1e-3, MAX_RATE)
+    _number(pre.get("eps", 1e-6), f"{where}: eps", 0.0, 1e6)
+    _number(pre.get("mean", 0.0), f"{where}: mean", -1e30, 1e30)
+    if _number(pre.get("std", 1.0), f"{where}: std", 0.0, 1e30) == 0.0:
+        raise RunnerError(f"{where}: std is 0; it must be positive")
+    normal = config.get("normal_class")
+    if normal is not None and normal not in classes:
+        raise RunnerError(f"{where}: normal class {normal!r} is not one of the classes")
 
 
 def load_interpreter(model_path: str, reference: bool, threads: int | None):
@@ -74,23 +110,36 @@ class Model:
         self.in_dtype = np.dtype(self.input["dtype"])
         if int(np.prod(self.input["shape"])) != self.window_length:
             raise RunnerError(f"model input {list(self.input['shape'])} does not hold {self.window_length} samples")
+        outputs = int(np.prod(self.output["shape"]))
+        if outputs != len(self.classes):
+            raise RunnerError(f"the model has {outputs} outputs but the config names {len(self.classes)} classes")
 
-    def input_tensor(self, window: np.ndarray) -> np.ndarray:
-        """What the interpreter is given for one raw window: preprocessed and (for integer models) quantised."""
-        x = preprocess(window[None, :], self.pre).reshape(self.input["shape"]).astype(np.float32)
+    def input_tensor(self, window: np.ndarray) -> np.ndarray | None:
+        """What the interpreter is given for one raw window: preprocessed and (for integer models) quantised;
+        None when preprocessing made it non-finite (e.g. samples of 1e308 whose mean overflows)."""
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            x = preprocess(window[None, :], self.pre).reshape(self.input["shape"]).astype(np.float32)
+        if not np.isfinite(x).all():
+            return None
         if self.in_dtype != np.float32:
             scale, zero = self.input["quantization"]
             x = quantize_input(x, scale, zero, self.in_dtype)
         return x
 
-    def classify(self, window: np.ndarray) -> tuple[int, float, np.ndarray]:
-        self.interpreter.set_tensor(self.input["index"], self.input_tensor(window))
+    def classify(self, window: np.ndarray) -> tuple[int, float, np.ndarray] | None:
+        """(class, confidence, raw outputs), or None for a window refused as non-finite after preprocessing."""
+        x = self.input_tensor(window)
+        if x is None:
+            return None
+        self.interpreter.set_tensor(self.input["index"], x)
         self.interpreter.invoke()
         raw = self.interpreter.get_tensor(self.output["index"])[0].copy()
         logits = raw.astype(np.float32)
         if np.dtype(self.output["dtype"]) != np.float32:
             scale, zero = self.output["quantization"]
             logits = (logits - zero) * np.float32(scale)
+        if not np.isfinite(logits).all():
+            raise RunnerError("the model produced non-finite outputs (a damaged model file?)")
         p = np.exp(logits - logits.max())
         p /= p.sum()
         k = int(np.argmax(logits))

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from typing import TextIO
 
-from .messages import PROG
+from .messages import PROG, RunnerError
 from .model import Model
 
 
@@ -29,7 +30,23 @@ def announce_alert(name: str, windows: int, at: float) -> None:
     sys.stderr.write(f"{PROG}: ALERT: {name} for {windows} windows in a row (at {at:.3f} s)\n")
 
 
+def _discard_unwritten(out: TextIO) -> None:
+    """Point ``out`` at /dev/null so the interpreter's exit flush cannot fail a second time (and say so)."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
+    except (OSError, ValueError):
+        pass
+
+
 def write_line(out: TextIO, record: dict) -> None:
     """One JSON line, flushed at once so a reader on a pipe sees every window as it is classified."""
-    out.write(json.dumps(record) + "\n")
-    out.flush()
+    try:
+        out.write(json.dumps(record) + "\n")
+        out.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:  # a full disk, a closed descriptor: not an input problem
+        _discard_unwritten(out)
+        raise RunnerError(f"cannot write the results: {exc.strerror or exc}") from None
+    except ValueError as exc:  # write to a closed file object
+        raise RunnerError(f"cannot write the results: {exc}") from None

@@ -9,10 +9,13 @@ from typing import BinaryIO, Iterator, TextIO
 import numpy as np
 
 from .messages import RunnerError, Warnings
+from .resample import check_rate
 
 FORMATS = ("text", "csv", "int16", "float32", "wav")
 CHUNK_VALUES = 512  # text values gathered before they are handed on (keeps per-line Python work cheap)
 CHUNK_BYTES = 8192
+MAX_FMT_BYTES = 1024  # a fmt chunk is 16-40 bytes; a larger one is a damaged header, not something to buffer
+MAX_WAV_CHANNELS = 256
 
 
 def read_text(stream: TextIO, warn: Warnings, column: str | None, delimiter: str) -> Iterator[np.ndarray]:
@@ -89,6 +92,27 @@ def _read_exact(stream: BinaryIO, n: int) -> bytes:
     return data
 
 
+def _skip(stream: BinaryIO, n: int) -> None:
+    """Skip an unknown chunk in bounded reads (its size field may claim 4 GiB)."""
+    while n > 0:
+        part = stream.read(min(n, 1 << 16))
+        if not part:
+            raise RunnerError("WAV file ends inside a chunk before its data chunk")
+        n -= len(part)
+
+
+def _parse_fmt(body: bytes, size: int) -> tuple[int, int, int, int]:
+    """(format tag, channels, rate, bits) from a fmt chunk, refusing the impossible ones."""
+    if size < 16 or len(body) < 16:
+        raise RunnerError(f"WAV fmt chunk is {min(size, len(body))} bytes; it needs at least 16")
+    tag, channels, rate, _, _, bits = struct.unpack("<HHIIHH", body[:16])
+    if tag == 0xFFFE and len(body) >= 26:  # WAVE_FORMAT_EXTENSIBLE: the real tag opens the sub-format GUID
+        tag = struct.unpack("<H", body[24:26])[0]
+    if not 1 <= channels <= MAX_WAV_CHANNELS:
+        raise RunnerError(f"WAV header says {channels} channels; 1 to {MAX_WAV_CHANNELS} are supported")
+    return tag, channels, rate, bits
+
+
 def read_wav_header(stream: BinaryIO) -> tuple[np.dtype, int, float, int | None]:
     """Parse a RIFF/WAVE header up to the data chunk: (sample dtype, channels, rate, data bytes or None)."""
     head = _read_exact(stream, 12)
@@ -101,11 +125,12 @@ def read_wav_header(stream: BinaryIO) -> tuple[np.dtype, int, float, int | None]
             raise RunnerError("WAV file ends before its data chunk")
         cid, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
         if cid == b"fmt ":
+            if size > MAX_FMT_BYTES:
+                raise RunnerError(f"WAV fmt chunk claims {size} bytes; a real one has at most {MAX_FMT_BYTES}")
             body = _read_exact(stream, size + size % 2)
-            tag, channels, rate, _, _, bits = struct.unpack("<HHIIHH", body[:16])
-            if tag == 0xFFFE and len(body) >= 26:  # WAVE_FORMAT_EXTENSIBLE: the real tag opens the sub-format GUID
-                tag = struct.unpack("<H", body[24:26])[0]
-            fmt = (tag, channels, rate, bits)
+            if len(body) < size:
+                raise RunnerError("WAV file ends inside its fmt chunk")
+            fmt = _parse_fmt(body, size)
         elif cid == b"data":
             if fmt is None:
                 raise RunnerError("WAV data chunk comes before its fmt chunk")
@@ -116,11 +141,13 @@ def read_wav_header(stream: BinaryIO) -> tuple[np.dtype, int, float, int | None]
             streaming = size in (0, 0xFFFFFFFF)  # recorders writing to a pipe leave the size open
             return WAV_TYPES[(tag, bits)], channels, float(rate), None if streaming else size
         else:
-            _read_exact(stream, size + size % 2)
+            _skip(stream, size + size % 2)
 
 
 def open_input(path: str, binary: bool):
     if path == "-":
+        if sys.stdin is None:  # started with stdin closed (<&-)
+            raise RunnerError("stdin is closed; give --input FILE or connect a stream")
         return sys.stdin.buffer if binary else sys.stdin
     try:
         return open(path, "rb") if binary else open(path, encoding="utf-8", errors="replace")
@@ -130,7 +157,7 @@ def open_input(path: str, binary: bool):
 
 def samples(args: argparse.Namespace, warn: Warnings, model_rate: float) -> tuple[Iterator[np.ndarray], float]:
     """The stream as float64 chunks, and its sample rate."""
-    rate = args.rate or model_rate
+    rate = check_rate(args.rate, model_rate, "--rate") if args.rate is not None else model_rate
     if args.format in ("text", "csv"):
         stream = open_input(args.input, binary=False)
         if stream is sys.stdin:
@@ -139,7 +166,11 @@ def samples(args: argparse.Namespace, warn: Warnings, model_rate: float) -> tupl
     stream = open_input(args.input, binary=True)
     if args.format == "wav":
         dtype, channels, wav_rate, size = read_wav_header(stream)
-        channel = int(args.column or 0)
+        check_rate(wav_rate, model_rate, "the WAV header")
+        column = args.column or "0"
+        if not column.isdigit():
+            raise RunnerError(f"--column {column!r} must be a WAV channel index (0, 1, ...)")
+        channel = int(column)
         if not 0 <= channel < channels:
             raise RunnerError(f"the WAV file has {channels} channel(s); --column {channel} is not one")
         if args.rate and abs(args.rate - wav_rate) > 1e-9:

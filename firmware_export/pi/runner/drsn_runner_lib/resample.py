@@ -3,7 +3,23 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import math
+
 import numpy as np
+
+from .messages import RunnerError
+
+MAX_RATIO = 1000  # the stream's rate may differ from the model's by at most this factor either way
+
+
+def check_rate(rate: float, model_rate: float, source: str) -> float:
+    """``rate`` if the resampler can bring it to ``model_rate``; one clear error otherwise (0, NaN, 1e15 ...)."""
+    if not math.isfinite(rate) or rate <= 0:
+        raise RunnerError(f"{source} gives a sample rate of {rate:g} Hz; it must be a positive number")
+    if not model_rate / MAX_RATIO <= rate <= model_rate * MAX_RATIO:
+        raise RunnerError(f"{source} gives a sample rate of {rate:g} Hz; the model's {model_rate:g} Hz can be reached "
+                          f"from {model_rate / MAX_RATIO:g} to {model_rate * MAX_RATIO:g} Hz only")
+    return rate
 
 
 class Resampler:
