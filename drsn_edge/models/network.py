@@ -14,7 +14,8 @@ from drsn_edge.models.blocks import ResidualUnit
 
 # stated limits: far beyond any bearing model, small enough that building one cannot exhaust memory
 LIMITS = {"in_length": (8, 1 << 20), "num_classes": (2, 1000), "stem_channels": (1, 256), "stem_stride": (1, 16),
-          "units_per_stage": (1, 16), "kernel_size": (1, 31), "widths": (1, 256)}
+          "units_per_stage": (1, 16), "kernel_size": (1, 31), "stem_kernel_size": (1, 255),
+          "widths": (1, 256)}
 MAX_STAGES = 8
 MAX_PARAMETERS = 20_000_000
 
