@@ -56,18 +56,25 @@ def main() -> int:
                 outcomes["failed"] += 1
                 failures.append({"edits": describe(edits), "error": f"{type(exc).__name__}: {exc}"[:500],
                                  "where": traceback.format_exc(limit=-2)[-800:]})
-    tried = sum(outcomes.values())
-    result = {"tried": tried, "seed": args.seed, "seconds": round(time.time() - start, 1),
-              "outcomes": dict(outcomes), "edits": dict(edits_used), "failures": failures[:50]}
+            if args.json and sum(outcomes.values()) % 100 == 0:  # a killed run keeps its counts
+                _save(args, outcomes, edits_used, failures, start)
+    result = _save(args, outcomes, edits_used, failures, start)
+    tried = result["tried"]
     print(f"{'outcome':<16}{'models':>8}")
     for kind in ("refused", "bit-exact", "litert-refused", "failed"):
         print(f"{kind:<16}{outcomes.get(kind, 0):>8}")
     print(f"{'tried':<16}{tried:>8}   ({result['seconds']:.0f} s, seed {args.seed})")
     for f in failures[:10]:
         print(f"FAILED {f['edits']}: {f['error']}")
+    return 1 if failures else 0
+
+
+def _save(args: argparse.Namespace, outcomes: Counter, edits: Counter, failures: list, start: float) -> dict:
+    result = {"tried": sum(outcomes.values()), "seed": args.seed, "seconds": round(time.time() - start, 1),
+              "outcomes": dict(outcomes), "edits": dict(edits), "failures": failures[:50]}
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
-    return 1 if failures else 0
+    return result
 
 
 if __name__ == "__main__":
