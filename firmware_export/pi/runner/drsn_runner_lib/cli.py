@@ -137,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     warn = Warnings()
     tally = Tally()
     signal.signal(signal.SIGTERM, raise_terminated)  # systemd stop: say so and exit 143
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})  # a parent may have left it blocked
     try:
         if sys.stdout is None:  # started with stdout closed (>&-)
             raise RunnerError("stdout is closed; nowhere to write the results")
