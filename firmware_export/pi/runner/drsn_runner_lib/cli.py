@@ -13,7 +13,7 @@ from . import fleet, output
 from .decide import Decider
 import numpy as np
 
-from .messages import PROG, RunnerError, Terminated, Warnings, raise_terminated
+from .messages import PROG, RunnerError, SigtermGate, Terminated, Warnings
 from .model import Model, load_config
 from .readers import FORMATS, finite, samples
 from .resample import Resampler
@@ -85,11 +85,13 @@ class Tally:
     publisher = None  # the MQTT publisher, closed (outbox flushed) however the run ends
 
 
-def run(args: argparse.Namespace, out: TextIO, warn: Warnings, tally: Tally) -> int:
+def run(args: argparse.Namespace, out: TextIO, warn: Warnings, tally: Tally, gate: SigtermGate | None = None) -> int:
     """Classify the stream; returns the number of windows."""
     config = load_config(args.config)
     model_path = os.path.join(os.path.dirname(os.path.abspath(args.config)), config["model"])
     model = Model(config, model_path, args.kernels == "reference", args.threads)
+    if gate is not None:
+        gate.arm()
     normal_name = args.normal_class or config.get("normal_class")
     if normal_name is not None and normal_name not in model.classes:
         raise RunnerError(f"normal class '{normal_name}' is not one of {', '.join(model.classes)}")
@@ -136,12 +138,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     warn = Warnings()
     tally = Tally()
-    signal.signal(signal.SIGTERM, raise_terminated)  # systemd stop: say so and exit 143
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})  # a parent may have left it blocked
+    gate = SigtermGate()  # systemd stop: say so and exit 143
+    gate.install()
     try:
         if sys.stdout is None:  # started with stdout closed (>&-)
             raise RunnerError("stdout is closed; nowhere to write the results")
-        n = run(args, sys.stdout, warn, tally)
+        n = run(args, sys.stdout, warn, tally, gate)
     except Terminated:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not interrupt the outbox flush
         problems = warn.summary()

@@ -1,6 +1,7 @@
 """How the runner tells the user about problems: the error it ends with, and counted stderr warnings."""
 from __future__ import annotations
 
+import signal
 import sys
 from collections import Counter
 from typing import TextIO
@@ -17,6 +18,27 @@ class Terminated(BaseException):
     A BaseException, like KeyboardInterrupt, so no library's ``except Exception`` (a TFLite import) swallows it."""
 
     EXIT_CODE = 143
+
+
+class SigtermGate:
+    """SIGTERM handling in two phases. While the interpreter loads, a SIGTERM is only noted: raised in the
+    middle of TensorFlow's import it left a half-initialised library whose threads kept the process from
+    exiting. Once :meth:`arm` is called (the model is loaded), a noted or new SIGTERM unwinds the loop."""
+
+    def __init__(self) -> None:
+        self.pending = False
+
+    def install(self) -> None:
+        signal.signal(signal.SIGTERM, self._note)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})  # a parent may have left it blocked
+
+    def _note(self, signum: int, frame: object) -> None:
+        self.pending = True
+
+    def arm(self) -> None:
+        signal.signal(signal.SIGTERM, raise_terminated)
+        if self.pending:
+            raise Terminated()
 
 
 def raise_terminated(signum: int, frame: object) -> None:
