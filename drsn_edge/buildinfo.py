@@ -43,17 +43,25 @@ class BuildInfo:
         return path
 
 
-def load_build_info(directory: str | Path) -> BuildInfo:
-    """Read ``model.json`` from a build directory, with a clear error if it is not one."""
-    path = Path(directory) / SIDECAR_NAME
+def read_descriptor(path: Path, fmt: str, missing: str, wrong: str) -> dict:
+    """A tool's JSON descriptor (``model.json``, ``fw.json``): there, parseable, a mapping of format ``fmt``;
+    ``missing`` and ``wrong`` are the errors for a file that is absent or of another kind."""
     if not path.is_file():
-        raise DrsnError(f"{directory} is not a drsn-edge build directory (no {SIDECAR_NAME})")
+        raise DrsnError(missing)
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise DrsnError(f"{path} is unreadable: {exc}") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise DrsnError(f"{path} is not a drsn-edge build description")
+    if not isinstance(data, dict) or data.get("format") != fmt:
+        raise DrsnError(wrong)
+    return data
+
+
+def load_build_info(directory: str | Path) -> BuildInfo:
+    """Read ``model.json`` from a build directory, with a clear error if it is not one."""
+    path = Path(directory) / SIDECAR_NAME
+    data = read_descriptor(path, FORMAT, f"{directory} is not a drsn-edge build directory (no {SIDECAR_NAME})",
+                           f"{path} is not a drsn-edge build description")
     known = {"format", "name", "classes", "window_length", "sample_rate", "preprocessing", "files", "quantization"}
     try:
         return BuildInfo(

@@ -10,7 +10,6 @@ carries its recording's operating condition, the motor load as ``"<load>hp"``
 from __future__ import annotations
 
 import copy
-import math
 import re
 from dataclasses import dataclass
 from fractions import Fraction
@@ -22,7 +21,7 @@ from scipy.signal import resample_poly
 
 from drsn_edge.data.classes import BEARING_CLASSES
 from drsn_edge.data.dataset import Splits, Windows
-from drsn_edge.data.windowing import _positive_int, frame, split_spans
+from drsn_edge.data.windowing import _positive_int, frame, positive_rate, split_spans
 from drsn_edge.defaults import CHANNEL, SAMPLE_RATE, WINDOW_LENGTH
 from drsn_edge.errors import DrsnError
 
@@ -119,19 +118,9 @@ def _check_channel(channel: str) -> str:
     return ch
 
 
-def _check_rate(rate: float, what: str) -> float:
-    try:
-        r = float(rate)
-    except (TypeError, ValueError):
-        raise DrsnError(f"{what} must be a number of Hz, got {rate!r}") from None
-    if not math.isfinite(r) or r <= 0:
-        raise DrsnError(f"{what} must be a positive number of Hz, got {rate!r}")
-    return r
-
-
 def resample(signal: np.ndarray, source_rate: float, target_rate: float) -> np.ndarray:
     """Anti-aliased polyphase resampling by the reduced ratio target/source (float64 out)."""
-    ratio = Fraction(_check_rate(target_rate, "target rate")) / Fraction(_check_rate(source_rate, "source rate"))
+    ratio = Fraction(positive_rate(target_rate, "target rate")) / Fraction(positive_rate(source_rate, "source rate"))
     up, down = ratio.numerator, ratio.denominator
     if max(up, down) > _MAX_RATIO_TERM:
         raise DrsnError(
@@ -197,7 +186,7 @@ def load_recording(path: str | Path, channel: str = CHANNEL, target_rate: float 
     """One channel of one CWRU file, resampled to ``target_rate`` if its record rate differs."""
     path = Path(path)
     ch = _check_channel(channel)
-    target = _check_rate(target_rate, "target rate")
+    target = positive_rate(target_rate, "target rate")
     label, load, record = parse_name(path)
     key, raw = _read_channel(path, ch, record)
     if record is None:  # e.g. IR007.mat: the key may still name the record
@@ -259,7 +248,7 @@ def load_cwru(
     hops = {"train": _positive_int(train_hop, "train hop"), "val": _positive_int(eval_hop, "eval hop")}
     hops["test"] = hops["val"]
     split_spans(0, fractions)  # validate fractions before any file is read
-    target = _check_rate(target_rate, "target rate")
+    target = positive_rate(target_rate, "target rate")
 
     files = [p for d in directories for p in _list_files(d)]
     recordings = _select([load_recording(p, ch, target) for p in files], conditions, where)

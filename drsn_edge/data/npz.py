@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from drsn_edge.data.dataset import DEFAULT_CONDITION, Windows
+from drsn_edge.data.windowing import positive_rate
 from drsn_edge.defaults import SAMPLE_RATE
 from drsn_edge.errors import DrsnError
 
@@ -99,12 +100,7 @@ def _check_condition(arr: np.ndarray | None, name: str, n: int) -> np.ndarray | 
 def _read_rate(npz: np.lib.npyio.NpzFile, name: str, asked: float | None) -> tuple[float, bool]:
     """The file's rate wins; ``asked`` fills in when absent and must agree when present."""
     if asked is not None:
-        try:
-            asked = float(asked)
-        except (TypeError, ValueError):
-            raise DrsnError(f"sample rate must be a number of Hz, got {asked!r}") from None
-        if not math.isfinite(asked) or asked <= 0:
-            raise DrsnError(f"sample rate must be a positive number of Hz, got {asked!r}")
+        asked = positive_rate(asked, "sample rate")
     if "sample_rate" not in npz.files:
         return (asked if asked is not None else DEFAULT_SAMPLE_RATE), True
     arr = _get(npz, "sample_rate", name)

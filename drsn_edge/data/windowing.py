@@ -76,3 +76,14 @@ def split_spans(
     if abs(total - 1.0) <= 1e-9:
         cuts[-1] = n  # rounding must never drop the last sample
     return [(cuts[i], cuts[i + 1]) for i in range(3)]
+
+
+def positive_rate(rate: object, what: str) -> float:
+    """``rate`` as a finite, positive number of Hz, or one clear error naming ``what``."""
+    try:
+        value = float(rate)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise DrsnError(f"{what} must be a number of Hz, got {rate!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise DrsnError(f"{what} must be a positive number of Hz, got {rate!r}")
+    return value

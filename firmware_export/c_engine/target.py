@@ -11,7 +11,7 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
-from drsn_edge.buildinfo import BuildInfo, check_classes, check_quant_side
+from drsn_edge.buildinfo import BuildInfo, check_classes, check_quant_side, read_descriptor
 from drsn_edge.errors import DrsnError
 from drsn_edge.names import check_file_name, check_label
 from drsn_edge.preprocess import Preprocessing
@@ -88,14 +88,9 @@ def write(build_dir: Path, into: Path, info: BuildInfo) -> dict:
 def load_fw_info(fw_dir: str | Path) -> dict:
     """fw.json of an exported C engine, with a clear error when ``fw_dir`` is not one."""
     path = Path(fw_dir) / FW_JSON
-    if not path.is_file():
-        raise DrsnError(f"{fw_dir} is not an exported C engine (no {FW_JSON}; run `drsn-edge export BUILD --target c`)")
-    try:
-        data = json.loads(path.read_text())
-    except ValueError as exc:
-        raise DrsnError(f"{path} is unreadable: {exc}") from None
-    if not isinstance(data, dict) or data.get("format") != "drsn-edge-c-engine":
-        raise DrsnError(f"{path} does not describe a drsn-edge C engine")
+    data = read_descriptor(path, "drsn-edge-c-engine",
+                           f"{fw_dir} is not an exported C engine (no {FW_JSON}; run `drsn-edge export BUILD --target c`)",
+                           f"{path} does not describe a drsn-edge C engine")
     try:
         _check_fw_info(data)
     except KeyError as exc:
