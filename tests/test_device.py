@@ -189,10 +189,12 @@ int main(void)
 
 
 def load_pi_runner():
-    spec = importlib.util.spec_from_file_location("drsn_runner_for_device_test", RUNNER)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The Pi runner's decision module (smoothing and alarm), from its standalone package beside drsn_runner.py."""
+    sys.path.insert(0, str(RUNNER.parent))
+    try:
+        return importlib.import_module("drsn_runner_lib.decide")
+    finally:
+        sys.path.remove(str(RUNNER.parent))
 
 
 @pytest.fixture(scope="module")

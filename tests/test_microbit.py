@@ -15,6 +15,7 @@ import pytest
 
 from drsn_edge.cli import main
 from drsn_edge.errors import DrsnError
+from drsn_edge.preprocess import Preprocessing
 from firmware_export.boards import copy_support
 from firmware_export.device import image, qemu
 from firmware_export.boards import get_board
@@ -56,7 +57,12 @@ def standin(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_sources(fw, "standin", list(CLASSES), 1000.0, b"standin")
     (fw / "drsn_model.h").write_text(STANDIN_H)
     (fw / "drsn_standin.c").write_text(STANDIN_C)
-    (fw / "fw.json").write_text(json.dumps({"format": "drsn-edge-c-engine", "window_length": L, "arena_bytes": 0}))
+    pre = Preprocessing(window_length=L, sample_rate=1000.0).to_dict()  # fw.json as complete as an export's
+    (fw / "fw.json").write_text(json.dumps({
+        "format": "drsn-edge-c-engine", "name": "standin", "classes": list(CLASSES), "window_length": L,
+        "num_classes": len(CLASSES), "preprocessing": pre, "model": "model_int8.tflite",
+        "input": {"scale": 0.1, "zero_point": 0}, "output": {"scale": 0.1, "zero_point": -10},
+        "arena_bytes": 0, "arena_lower_bound": 0}))
     return image.build(fw, "microbit", fw / "img")["elf"]
 
 
