@@ -9,6 +9,11 @@ exporter can say why every arena slot is large enough: the slot holds the
 tensor's shape, and the shape is the one the op computes from its inputs and
 options.
 
+The same holds for values: :func:`check_steps` bounds every int32 a kernel
+computes (accumulators, biases, the value requantisation shifts left or
+scales, the zero point added after it) from the constants and multipliers it
+will run with, and returns one line per kernel saying why it fits.
+
 :func:`check_structure` runs on the raw flatbuffer objects (indices, buffers,
 op codes) so that :mod:`graph` never indexes outside a list;
 :func:`check_graph` runs on the parsed :class:`Graph`.
@@ -255,8 +260,10 @@ def check_graph(g: Graph) -> list[str]:
     return proofs
 
 
-def check_steps(steps: list[Step]) -> None:
-    """Every fixed-point multiplier fits int32 and every shift is one the kernels can do (|shift| <= 31)."""
+def check_steps(steps: list[Step]) -> list[str]:
+    """Every fixed-point multiplier fits int32, every shift is one the kernels can do (|shift| <= 31), and
+    every int32 a kernel computes fits (:func:`_int32_bound`); returns one line per kernel saying why."""
+    proofs = []
     for n, step in enumerate(steps):
         for key, value in step.params.items():
             values = getattr(value, "values", value)
@@ -266,3 +273,58 @@ def check_steps(steps: list[Step]) -> None:
                                 "(scales too far apart)")
             if "multiplier" in key and not all(-2**31 <= int(v) < 2**31 for v in values):
                 raise DrsnError(f"op {n} ({step.op}): a multiplier does not fit int32")
+        if step.kernel is not None and step.op in INT32_BOUNDS:
+            proofs.append(_int32_bound(step, n))
+    return proofs
+
+
+INT32_LIMIT = 2**31 - 256  # a requantised value this large still fits int32 after adding an int8 zero point
+DIFF = 255  # |int8 value - int8 zero point|
+
+
+def _rows(values: list, rows: int, length: int) -> np.ndarray:
+    """The first rows x length constants as int64 rows (a conv's weights end with padding bytes)."""
+    return np.asarray(values[:rows * length], np.int64).reshape(rows, length)
+
+
+def _left(shifts) -> np.ndarray:
+    """The factor MultiplyByQuantizedMultiplier shifts its input left by before the high multiply."""
+    return 2.0 ** np.maximum(np.asarray(shifts, np.float64), 0)
+
+
+def _conv_bound(p: dict) -> tuple[np.ndarray, np.ndarray, str]:
+    row = p["k_h"] * p["k_w"] * p["filter_in_c"]
+    weights = np.abs(_rows(p["weights"].values, p["out_c"], row)).sum(axis=1)
+    bias = np.abs(np.asarray(p["folded_bias"].values, np.int64))
+    return bias + 256 * weights, _left(p["shift"].values), ("|folded bias| + 256 sum|w| (sum w x over inner "
+                                                            "taps and input offset x outer taps, each <= 128 sum|w|)")
+
+
+def _fc_bound(p: dict) -> tuple[np.ndarray, np.ndarray, str]:
+    weights = np.abs(_rows(p["weights"].values, p["units"], p["depth"]) + p["weights_offset"]).sum(axis=1)
+    bias = 0 if p["bias"] is None else np.abs(np.asarray(p["bias"].values, np.int64))
+    scales = np.resize(np.asarray(p["scales"].values, np.float64), p["units"])
+    return bias + DIFF * weights, scales, "|bias| + 255 sum|w + weights offset|, times the effective scale"
+
+
+INT32_BOUNDS = {
+    "CONV_2D": _conv_bound, "FULLY_CONNECTED": _fc_bound,
+    "MEAN": lambda p: (np.array([256 * p["count"]]), _left(p["shift"]), "|sum - zero point x count| <= 256 count"),
+    "MUL": lambda p: (np.array([DIFF * DIFF]), _left(p["out_shift"]), "|(a - za)(b - zb)| <= 255^2"),
+    "ABS": lambda p: (np.array([DIFF]), _left(p["shift"] if p["needs_rescale"] else 0), "|x - zero point| <= 255"),
+    # both inputs << 20 and rescaled by multipliers below one (shift <= 0, quant.add_sub_params): no growth
+    **{op: lambda p: (np.array([2 * DIFF << p["left_shift"]]), _left(0), "2 x 255 << 20, multipliers below one")
+       for op in ("ADD", "SUB")},
+}
+
+
+def _int32_bound(step: Step, n: int) -> str:
+    """The largest |int32| the kernel's sums reach, times what requantisation multiplies it by before the
+    output zero point is added, stays below INT32_LIMIT: no signed overflow, no left shift that wraps, no
+    double-to-int32 conversion out of range. (Upstream's int32 arithmetic would overflow there too.)"""
+    bound, factor, why = INT32_BOUNDS[step.op](step.params)
+    worst = float(np.max(bound * factor))
+    if not worst <= INT32_LIMIT or int(np.max(bound)) > INT32_LIMIT:
+        raise DrsnError(f"op {n} ({step.op}): its int32 arithmetic can overflow (bias or rescale factor too "
+                        f"large: {why} reaches {worst:.3g}, the limit is 2^31 - 256)")
+    return f"op {n} {step.op}: |int32| <= {int(np.max(bound))} ({why}); requantised <= {worst:.0f} < 2^31 - 256"
