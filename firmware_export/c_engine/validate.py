@@ -304,7 +304,7 @@ def _fc_bound(p: dict) -> tuple[np.ndarray, np.ndarray, str]:
     weights = np.abs(_rows(p["weights"].values, p["units"], p["depth"]) + p["weights_offset"]).sum(axis=1)
     bias = 0 if p["bias"] is None else np.abs(np.asarray(p["bias"].values, np.int64))
     scales = np.resize(np.asarray(p["scales"].values, np.float64), p["units"])
-    return bias + DIFF * weights, scales, "|bias| + 255 sum|w + weights offset|, times the effective scale"
+    return bias + DIFF * weights, scales, "|bias| + 255 sum|w + weights offset|"
 
 
 INT32_BOUNDS = {
@@ -323,8 +323,9 @@ def _int32_bound(step: Step, n: int) -> str:
     output zero point is added, stays below INT32_LIMIT: no signed overflow, no left shift that wraps, no
     double-to-int32 conversion out of range. (Upstream's int32 arithmetic would overflow there too.)"""
     bound, factor, why = INT32_BOUNDS[step.op](step.params)
-    worst = float(np.max(bound * factor))
-    if not worst <= INT32_LIMIT or int(np.max(bound)) > INT32_LIMIT:
+    largest, worst = int(np.max(bound)), float(np.max(bound * factor))
+    if not (largest <= INT32_LIMIT and worst <= INT32_LIMIT):
         raise DrsnError(f"op {n} ({step.op}): its int32 arithmetic can overflow (bias or rescale factor too "
-                        f"large: {why} reaches {worst:.3g}, the limit is 2^31 - 256)")
-    return f"op {n} {step.op}: |int32| <= {int(np.max(bound))} ({why}); requantised <= {worst:.0f} < 2^31 - 256"
+                        f"large): {why} reaches {largest:.3g}, {worst:.3g} requantised; both must stay below "
+                        "2^31 - 256")
+    return f"op {n} {step.op}: |int32| <= {largest} ({why}); requantised <= {worst:.0f} < 2^31 - 256"

@@ -1,6 +1,8 @@
-"""Crafted .tflite files whose int32 arithmetic in the C engine would overflow are refused in one line.
+"""Crafted .tflite files that would make the C engine read or write out of bounds, divide by zero, shift too
+far or overflow int32 are refused in one line, before any C is generated.
 
-Each model is the committed tiny DRSN-CW with one constant or scale pushed to
+The issue's memory-safety classes each get one hand-made model here (the fuzz
+test and benchmark mutate at random); the int32 cases below them: each model is the committed tiny DRSN-CW with one constant or scale pushed to
 an extreme (an FC bias near INT32_MAX, as the fuzz benchmark found; a conv
 bias, a MUL/ABS/MEAN rescale factor that shifts the value left past 31 bits).
 Before the bounds in ``c_engine/validate.py`` every one of them was exported,
@@ -80,6 +82,52 @@ CASES = {
     "abs-rescale-2^24": _rescale("ABS", 2.0**24),
     "mean-rescale-2^27": _rescale("MEAN", 2.0**27),
 }
+
+
+def _conv(sub):
+    return sub.operators[10]  # CONV_2D: input [1, 1, 258, 4], filter [4, 1, 3, 4], bias [4], output [1, 1, 128, 4]
+
+
+def _tensor(sub, slot: int):
+    op = _conv(sub)
+    return sub.tensors[(list(op.inputs) + list(op.outputs))[slot]]
+
+
+def _set(obj, name: str, value) -> None:
+    setattr(obj, name, value)
+
+
+def _short_bias(sub, buffers) -> None:
+    bias = _tensor(sub, 2)
+    bias.shape = np.array([2], np.int32)
+    buffers[bias.buffer].data = buffers[bias.buffer].data[:8]
+
+
+MEMORY = {  # edit, the check that refuses it
+    "per-channel-scales-shorter-than-channels": (lambda s, b: _set(_tensor(s, 1).quantization, "scale",
+                                                                   np.array([0.01, 0.01], np.float32)), "scales"),
+    "bias-shorter-than-channels": (_short_bias, "bias has shape"),
+    "output-smaller-than-written": (lambda s, b: _set(_tensor(s, 3), "shape", np.array([1, 1, 64, 4], np.int32)),
+                                    "writes shape"),
+    "filter-channels-do-not-divide-input": (lambda s, b: _set(_tensor(s, 1), "shape", np.array([4, 1, 4, 3],
+                                                                                               np.int32)), "divide"),
+    "huge-scale": (lambda s, b: _set(_tensor(s, 3).quantization, "scale", np.array([1e38], np.float32)), "scale"),
+    "zero-scale": (lambda s, b: _set(_tensor(s, 3).quantization, "scale", np.array([0.0], np.float32)), "scale"),
+    "nan-scale": (lambda s, b: _set(_tensor(s, 3).quantization, "scale", np.array([np.nan], np.float32)), "scale"),
+    "tensor-index-out-of-range": (lambda s, b: _set(_conv(s), "inputs", np.array([66, 10**6, 50], np.int32)),
+                                  "refers to tensor"),
+    "short-weight-buffer": (lambda s, b: _set(b[_tensor(s, 1).buffer], "data", b[_tensor(s, 1).buffer].data[:40]),
+                            "bytes"),
+    "zero-stride": (lambda s, b: _set(_conv(s).builtinOptions, "strideW", 0), "strides"),
+}
+
+
+@pytest.mark.parametrize("case", MEMORY)
+def test_memory_unsafe_models_are_refused(case) -> None:
+    edit, check = MEMORY[case]
+    with pytest.raises(DrsnError, match=check) as info:
+        compile_model(_edit(edit))
+    assert "\n" not in str(info.value)
 
 
 @pytest.mark.parametrize("case", CASES)
