@@ -148,3 +148,23 @@ def test_nan_logits_are_an_error_not_an_accuracy() -> None:
 def test_windows_not_finite_after_preprocessing_are_refused(window) -> None:
     with pytest.raises(DrsnError, match="not finite after preprocessing"):
         Preprocessing(window_length=8).apply(window)
+
+
+@pytest.mark.parametrize("name", ["/tmp/drsn-escape", "../../escape", "..", "-rf", ".hidden", "a/../../b"])
+def test_convert_without_out_writes_inside_build(tiny_checkpoint_dict, write_checkpoint, monkeypatch, name) -> None:
+    """A model name from the checkpoint picks the default folder build/NAME: never a path outside build/."""
+    from quantize.convert import pipeline
+
+    chosen: list[Path] = []
+
+    def stop(out: Path, force: bool) -> None:  # the output directory is chosen: stop before any work
+        chosen.append(Path(out))
+        raise DrsnError("chosen")
+
+    monkeypatch.setattr(pipeline, "check_writable", stop)
+    data = copy.deepcopy(tiny_checkpoint_dict)
+    data["training"]["name"] = name
+    with pytest.raises(DrsnError, match="chosen"):
+        pipeline.convert(write_checkpoint(data), pipeline.ConvertOptions())
+    assert chosen[0].parent == Path("build") and chosen[0].name not in ("", ".", "..")
+    assert not chosen[0].name.startswith((".", "-")) and "/" not in chosen[0].name
