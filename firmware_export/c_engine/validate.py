@@ -163,14 +163,15 @@ def _pad(g: Graph, op: Op, n: int) -> list[int]:
     if len(op.inputs) == 3 and op.inputs[2] >= 0:
         value = _const(g, op.inputs[2], "int8", None, op, n, "pad value")
         _need(value.size == 1, op, n, "the pad value must be one element")
-    return [1] * (4 - rank) + [d + int(a) + int(b) for d, (a, b) in zip(inp.shape, pairs)]
+    return [d + int(a) + int(b) for d, (a, b) in zip(inp.shape, pairs)]
 
 
 def _broadcast(g: Graph, op: Op, n: int) -> list[int]:
     _need(len(op.inputs) == 2, op, n, "needs two inputs")
     a, b = (_shape(g.tensors[i]) for i in op.inputs)
     _need(all(x == y or 1 in (x, y) for x, y in zip(a, b)), op, n, f"shapes {a} and {b} do not broadcast")
-    return [max(x, y) for x, y in zip(a, b)]
+    rank = max(len(g.tensors[i].shape) for i in op.inputs)  # LiteRT's output has the larger input's rank
+    return [max(x, y) for x, y in zip(a, b)][4 - rank:]
 
 
 def _mean(g: Graph, op: Op, n: int) -> list[int]:
@@ -185,7 +186,7 @@ def _mean(g: Graph, op: Op, n: int) -> list[int]:
     shape = [1 if d in picked else s for d, s in enumerate(inp.shape)]
     if not op.options.get("keepDims", False):
         shape = [s for d, s in enumerate(inp.shape) if d not in picked]
-    return [1] * (4 - len(shape)) + shape
+    return shape
 
 
 def _fully_connected(g: Graph, op: Op, n: int) -> list[int]:
@@ -198,19 +199,33 @@ def _fully_connected(g: Graph, op: Op, n: int) -> list[int]:
     _need(inp.size % depth == 0, op, n, f"input of {inp.size} values is not a whole number of rows of {depth}")
     if len(op.inputs) == 3 and op.inputs[2] >= 0:
         _const(g, op.inputs[2], "int32", [units], op, n, "bias")
-    out = _shape(g.tensors[op.outputs[0]])
-    _need(out[-1] == units and math.prod(out) == inp.size // depth * units, op, n,
-          f"output shape {out} is not {inp.size // depth} rows of {units} units")
-    return out
+    if not op.options.get("keepNumDims", False):
+        return [inp.size // depth, units]
+    _need(len(inp.shape) >= 1 and inp.shape[-1] == depth, op, n, f"keeps the input's dimensions, so its last "
+          f"must be the depth {depth}")
+    return [*inp.shape[:-1], units]
 
 
 def _same_size(g: Graph, op: Op, n: int) -> list[int]:
-    """ABS, LOGISTIC: the input's shape; RESHAPE and friends: any shape of the same size (an alias)."""
+    """ABS, LOGISTIC: the input's shape; RESHAPE and friends: the shape LiteRT gives them, of the same size
+    (an alias: RESHAPE's from its shape tensor or option, with one -1 inferred)."""
     inp, out = g.tensors[op.inputs[0]], g.tensors[op.outputs[0]]
     if op.name in ("ABS", "LOGISTIC"):
-        return _shape(inp)
+        return list(inp.shape)
     _need(out.size == inp.size, op, n, f"{out.size} values cannot alias {inp.size}")
-    return _shape(out)
+    if op.name != "RESHAPE":
+        return list(out.shape)
+    if len(op.inputs) > 1 and op.inputs[1] >= 0:
+        dims = _const(g, op.inputs[1], "int32", None, op, n, "new shape")
+        _need(len(dims.shape) == 1, op, n, "the new shape must be a 1-D tensor")
+        shape = [int(v) for v in dims.data.ravel()]
+    else:
+        option = op.options.get("newShape")
+        shape = [int(v) for v in (out.shape if option is None or not len(option) else option)]
+    known = math.prod(d for d in shape if d != -1)
+    if shape.count(-1) == 1 and known > 0 and inp.size % known == 0:
+        shape[shape.index(-1)] = inp.size // known
+    return shape
 
 
 SHAPES = {"CONV_2D": _conv, "MAX_POOL_2D": _pool, "PAD": _pad, "PADV2": _pad, "ADD": _broadcast,
@@ -250,7 +265,8 @@ def check_graph(g: Graph) -> list[str]:
               "must write a new int8 activation tensor")
         _quantised(out)
         shape = SHAPES[op.name](g, op, n)
-        _need(shape == _shape(out), op, n, f"writes shape {shape}, but its output tensor has shape {list(out.shape)}")
+        _need(shape == list(out.shape), op, n, f"writes shape {shape}, but its output tensor has shape "
+              f"{list(out.shape)}")
         written.add(op.outputs[0])
         verb = "aliases its input as" if op.name in ALIASES else "writes"
         proofs.append(f"op {n} {op.name}: {verb} {math.prod(shape)} bytes, shape {shape} computed from input "

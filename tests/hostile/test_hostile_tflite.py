@@ -2,7 +2,8 @@
 far or overflow int32 are refused in one line, before any C is generated.
 
 The issue's memory-safety classes each get one hand-made model here (the fuzz
-test and benchmark mutate at random); the int32 cases below them: each model is the committed tiny DRSN-CW with one constant or scale pushed to
+test and benchmark mutate at random), and so do output shapes that LiteRT
+would compute differently (another rank); the int32 cases below them: each model is the committed tiny DRSN-CW with one constant or scale pushed to
 an extreme (an FC bias near INT32_MAX, as the fuzz benchmark found; a conv
 bias, a MUL/ABS/MEAN rescale factor that shifts the value left past 31 bits).
 Before the bounds in ``c_engine/validate.py`` every one of them was exported,
@@ -103,7 +104,7 @@ def _short_bias(sub, buffers) -> None:
     buffers[bias.buffer].data = buffers[bias.buffer].data[:8]
 
 
-MEMORY = {  # edit, the check that refuses it
+CRAFTED = {  # edit, the check that refuses it
     "per-channel-scales-shorter-than-channels": (lambda s, b: _set(_tensor(s, 1).quantization, "scale",
                                                                    np.array([0.01, 0.01], np.float32)), "scales"),
     "bias-shorter-than-channels": (_short_bias, "bias has shape"),
@@ -119,12 +120,18 @@ MEMORY = {  # edit, the check that refuses it
     "short-weight-buffer": (lambda s, b: _set(b[_tensor(s, 1).buffer], "data", b[_tensor(s, 1).buffer].data[:40]),
                             "bytes"),
     "zero-stride": (lambda s, b: _set(_conv(s).builtinOptions, "strideW", 0), "strides"),
+    # found by the fuzz benchmark (seed 2, model 4,8xx): SUB of [1, 32, 16] and [1, 1, 32, 16] is rank 4 in
+    # LiteRT, so the MEAN after it reduced another axis than the engine's, and the logits differed in size
+    "broadcast-output-of-another-rank": (lambda s, b: s.operators[65].inputs.__setitem__(1, 109), "writes shape"),
+    "reshape-stored-shape-not-litert's": (lambda s, b: _set(b[s.tensors[s.operators[61].inputs[1]].buffer], "data",
+                                                            np.array([1, 16, 1], "<i4").view(np.uint8)),
+                                          "writes shape"),
 }
 
 
-@pytest.mark.parametrize("case", MEMORY)
-def test_memory_unsafe_models_are_refused(case) -> None:
-    edit, check = MEMORY[case]
+@pytest.mark.parametrize("case", CRAFTED)
+def test_unsafe_or_diverging_models_are_refused(case) -> None:
+    edit, check = CRAFTED[case]
     with pytest.raises(DrsnError, match=check) as info:
         compile_model(_edit(edit))
     assert "\n" not in str(info.value)
