@@ -207,6 +207,8 @@ class EngineFuzzer:
         ref = self._litert(data, graph, windows)
         if ref is None:
             return Outcome("litert-refused")
+        if ref.size != logits.size:  # LiteRT computed another output shape: the engine ran another graph
+            raise AssertionError(f"engine writes {n_out} logits per window, LiteRT {ref.size // 2}")
         if not np.array_equal(ref.reshape(logits.shape), logits):
             raise AssertionError(f"engine differs from LiteRT: {logits.tolist()} vs {ref.tolist()}")
         return Outcome("bit-exact")
