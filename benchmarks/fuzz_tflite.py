@@ -9,7 +9,7 @@ with LiteRT's reference kernels when LiteRT accepts the model. Any other
 outcome (a traceback, a compiler error, a sanitizer report, an overwritten
 canary, a mismatch) is counted as a failure and its edits are listed.
 
-    python benchmarks/fuzz_tflite.py [--count 10000] [--seed 0] [--max-minutes M] [--json fuzz.json]
+    python benchmarks/fuzz_tflite.py [--count 10000] [--seed 0] [--max-minutes M] [--json PATH]
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from tqdm import tqdm
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "hostile")]
 
-from engine_fuzz import EDITS, EngineFuzzer, apply_edits, describe  # noqa: E402
+from engine_fuzz import EDITS, EngineFuzzer, apply_edits, describe, reason  # noqa: E402
 
 
 def main() -> int:
@@ -36,11 +36,15 @@ def main() -> int:
     ap.add_argument("--count", type=int, default=10000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max-minutes", type=float, default=None, help="stop early after this long (counts stay honest)")
-    ap.add_argument("--json", default=None)
+    ap.add_argument("--json", default=None, help="default: benchmarks/results/fuzz_tflite/seed<SEED>.json")
     args = ap.parse_args()
+    if args.json is None:
+        args.json = str(ROOT / "benchmarks" / "results" / "fuzz_tflite" / f"seed{args.seed}.json")
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     rng = random.Random(args.seed)
     outcomes: Counter = Counter()
     edits_used: Counter = Counter()
+    refusals: Counter = Counter()  # by check (the message with its numbers blanked)
     failures: list[dict] = []
     start = time.time()
     with tempfile.TemporaryDirectory(prefix="drsn-fuzz-") as tmp:
@@ -51,14 +55,17 @@ def main() -> int:
             edits = [(rng.choice(EDITS), rng.randrange(10**6), rng.randrange(10**6)) for _ in range(rng.randint(1, 3))]
             edits_used.update(kind for kind, _, _ in edits)
             try:
-                outcomes[fuzzer.check(apply_edits(fuzzer.base, edits)).kind] += 1
+                outcome = fuzzer.check(apply_edits(fuzzer.base, edits))
+                outcomes[outcome.kind] += 1
+                if outcome.kind == "refused":
+                    refusals[reason(outcome.detail)] += 1
             except Exception as exc:  # noqa: BLE001 - every other outcome is a finding
                 outcomes["failed"] += 1
                 failures.append({"edits": describe(edits), "error": f"{type(exc).__name__}: {exc}"[:500],
                                  "where": traceback.format_exc(limit=-2)[-800:]})
             if args.json and sum(outcomes.values()) % 100 == 0:  # a killed run keeps its counts
-                _save(args, outcomes, edits_used, failures, start)
-    result = _save(args, outcomes, edits_used, failures, start)
+                _save(args, outcomes, edits_used, refusals, failures, start)
+    result = _save(args, outcomes, edits_used, refusals, failures, start)
     tried = result["tried"]
     print(f"{'outcome':<16}{'models':>8}")
     for kind in ("refused", "bit-exact", "litert-refused", "failed"):
@@ -69,9 +76,11 @@ def main() -> int:
     return 1 if failures else 0
 
 
-def _save(args: argparse.Namespace, outcomes: Counter, edits: Counter, failures: list, start: float) -> dict:
+def _save(args: argparse.Namespace, outcomes: Counter, edits: Counter, refusals: Counter, failures: list,
+          start: float) -> dict:
     result = {"tried": sum(outcomes.values()), "seed": args.seed, "seconds": round(time.time() - start, 1),
-              "outcomes": dict(outcomes), "edits": dict(edits), "failures": failures[:50]}
+              "outcomes": dict(outcomes), "edits": dict(edits), "refused_by": dict(refusals.most_common()),
+              "failures": failures[:50]}
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
     return result

@@ -75,6 +75,7 @@ def write(build_dir: Path, into: Path, info: BuildInfo) -> dict:
     write_cmake(into)  # add_subdirectory(fw) in people's own firmware
     fw = {**_fw_info(Path(build_dir), info, graph, steps, arena), "model_id": model_id(model.read_bytes())}
     fw["buffers"] = check_graph(graph)  # why each arena slot is large enough, op by op
+    fw["int32_bounds"] = check_steps(steps)  # why no kernel's int32 arithmetic overflows, op by op
     (into / FW_JSON).write_text(json.dumps(fw, indent=2) + "\n")
     (into / "README.md").write_text(render(TEMPLATES, "README.md.in", {
         "MODEL_NAME": info.name, "WINDOW_LENGTH": fw["window_length"], "NUM_CLASSES": fw["num_classes"],

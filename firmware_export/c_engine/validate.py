@@ -9,6 +9,11 @@ exporter can say why every arena slot is large enough: the slot holds the
 tensor's shape, and the shape is the one the op computes from its inputs and
 options.
 
+The same holds for values: :func:`check_steps` bounds every int32 a kernel
+computes (accumulators, biases, the value requantisation shifts left or
+scales, the zero point added after it) from the constants and multipliers it
+will run with, and returns one line per kernel saying why it fits.
+
 :func:`check_structure` runs on the raw flatbuffer objects (indices, buffers,
 op codes) so that :mod:`graph` never indexes outside a list;
 :func:`check_graph` runs on the parsed :class:`Graph`.
@@ -158,14 +163,15 @@ def _pad(g: Graph, op: Op, n: int) -> list[int]:
     if len(op.inputs) == 3 and op.inputs[2] >= 0:
         value = _const(g, op.inputs[2], "int8", None, op, n, "pad value")
         _need(value.size == 1, op, n, "the pad value must be one element")
-    return [1] * (4 - rank) + [d + int(a) + int(b) for d, (a, b) in zip(inp.shape, pairs)]
+    return [d + int(a) + int(b) for d, (a, b) in zip(inp.shape, pairs)]
 
 
 def _broadcast(g: Graph, op: Op, n: int) -> list[int]:
     _need(len(op.inputs) == 2, op, n, "needs two inputs")
     a, b = (_shape(g.tensors[i]) for i in op.inputs)
     _need(all(x == y or 1 in (x, y) for x, y in zip(a, b)), op, n, f"shapes {a} and {b} do not broadcast")
-    return [max(x, y) for x, y in zip(a, b)]
+    rank = max(len(g.tensors[i].shape) for i in op.inputs)  # LiteRT's output has the larger input's rank
+    return [max(x, y) for x, y in zip(a, b)][4 - rank:]
 
 
 def _mean(g: Graph, op: Op, n: int) -> list[int]:
@@ -180,7 +186,7 @@ def _mean(g: Graph, op: Op, n: int) -> list[int]:
     shape = [1 if d in picked else s for d, s in enumerate(inp.shape)]
     if not op.options.get("keepDims", False):
         shape = [s for d, s in enumerate(inp.shape) if d not in picked]
-    return [1] * (4 - len(shape)) + shape
+    return shape
 
 
 def _fully_connected(g: Graph, op: Op, n: int) -> list[int]:
@@ -193,19 +199,33 @@ def _fully_connected(g: Graph, op: Op, n: int) -> list[int]:
     _need(inp.size % depth == 0, op, n, f"input of {inp.size} values is not a whole number of rows of {depth}")
     if len(op.inputs) == 3 and op.inputs[2] >= 0:
         _const(g, op.inputs[2], "int32", [units], op, n, "bias")
-    out = _shape(g.tensors[op.outputs[0]])
-    _need(out[-1] == units and math.prod(out) == inp.size // depth * units, op, n,
-          f"output shape {out} is not {inp.size // depth} rows of {units} units")
-    return out
+    if not op.options.get("keepNumDims", False):
+        return [inp.size // depth, units]
+    _need(len(inp.shape) >= 1 and inp.shape[-1] == depth, op, n, f"keeps the input's dimensions, so its last "
+          f"must be the depth {depth}")
+    return [*inp.shape[:-1], units]
 
 
 def _same_size(g: Graph, op: Op, n: int) -> list[int]:
-    """ABS, LOGISTIC: the input's shape; RESHAPE and friends: any shape of the same size (an alias)."""
+    """ABS, LOGISTIC: the input's shape; RESHAPE and friends: the shape LiteRT gives them, of the same size
+    (an alias: RESHAPE's from its shape tensor or option, with one -1 inferred)."""
     inp, out = g.tensors[op.inputs[0]], g.tensors[op.outputs[0]]
     if op.name in ("ABS", "LOGISTIC"):
-        return _shape(inp)
+        return list(inp.shape)
     _need(out.size == inp.size, op, n, f"{out.size} values cannot alias {inp.size}")
-    return _shape(out)
+    if op.name != "RESHAPE":
+        return list(out.shape)
+    if len(op.inputs) > 1 and op.inputs[1] >= 0:
+        dims = _const(g, op.inputs[1], "int32", None, op, n, "new shape")
+        _need(len(dims.shape) == 1, op, n, "the new shape must be a 1-D tensor")
+        shape = [int(v) for v in dims.data.ravel()]
+    else:
+        option = op.options.get("newShape")
+        shape = [int(v) for v in (out.shape if option is None or not len(option) else option)]
+    known = math.prod(d for d in shape if d != -1)
+    if shape.count(-1) == 1 and known > 0 and inp.size % known == 0:
+        shape[shape.index(-1)] = inp.size // known
+    return shape
 
 
 SHAPES = {"CONV_2D": _conv, "MAX_POOL_2D": _pool, "PAD": _pad, "PADV2": _pad, "ADD": _broadcast,
@@ -245,7 +265,8 @@ def check_graph(g: Graph) -> list[str]:
               "must write a new int8 activation tensor")
         _quantised(out)
         shape = SHAPES[op.name](g, op, n)
-        _need(shape == _shape(out), op, n, f"writes shape {shape}, but its output tensor has shape {list(out.shape)}")
+        _need(shape == list(out.shape), op, n, f"writes shape {shape}, but its output tensor has shape "
+              f"{list(out.shape)}")
         written.add(op.outputs[0])
         verb = "aliases its input as" if op.name in ALIASES else "writes"
         proofs.append(f"op {n} {op.name}: {verb} {math.prod(shape)} bytes, shape {shape} computed from input "
@@ -255,8 +276,10 @@ def check_graph(g: Graph) -> list[str]:
     return proofs
 
 
-def check_steps(steps: list[Step]) -> None:
-    """Every fixed-point multiplier fits int32 and every shift is one the kernels can do (|shift| <= 31)."""
+def check_steps(steps: list[Step]) -> list[str]:
+    """Every fixed-point multiplier fits int32, every shift is one the kernels can do (|shift| <= 31), and
+    every int32 a kernel computes fits (:func:`_int32_bound`); returns one line per kernel saying why."""
+    proofs = []
     for n, step in enumerate(steps):
         for key, value in step.params.items():
             values = getattr(value, "values", value)
@@ -266,3 +289,59 @@ def check_steps(steps: list[Step]) -> None:
                                 "(scales too far apart)")
             if "multiplier" in key and not all(-2**31 <= int(v) < 2**31 for v in values):
                 raise DrsnError(f"op {n} ({step.op}): a multiplier does not fit int32")
+        if step.kernel is not None and step.op in INT32_BOUNDS:
+            proofs.append(_int32_bound(step, n))
+    return proofs
+
+
+INT32_LIMIT = 2**31 - 256  # a requantised value this large still fits int32 after adding an int8 zero point
+DIFF = 255  # |int8 value - int8 zero point|
+
+
+def _rows(values: list, rows: int, length: int) -> np.ndarray:
+    """The first rows x length constants as int64 rows (a conv's weights end with padding bytes)."""
+    return np.asarray(values[:rows * length], np.int64).reshape(rows, length)
+
+
+def _left(shifts) -> np.ndarray:
+    """The factor MultiplyByQuantizedMultiplier shifts its input left by before the high multiply."""
+    return 2.0 ** np.maximum(np.asarray(shifts, np.float64), 0)
+
+
+def _conv_bound(p: dict) -> tuple[np.ndarray, np.ndarray, str]:
+    row = p["k_h"] * p["k_w"] * p["filter_in_c"]
+    weights = np.abs(_rows(p["weights"].values, p["out_c"], row)).sum(axis=1)
+    bias = np.abs(np.asarray(p["folded_bias"].values, np.int64))
+    return bias + 256 * weights, _left(p["shift"].values), ("|folded bias| + 256 sum|w| (sum w x over inner "
+                                                            "taps and input offset x outer taps, each <= 128 sum|w|)")
+
+
+def _fc_bound(p: dict) -> tuple[np.ndarray, np.ndarray, str]:
+    weights = np.abs(_rows(p["weights"].values, p["units"], p["depth"]) + p["weights_offset"]).sum(axis=1)
+    bias = 0 if p["bias"] is None else np.abs(np.asarray(p["bias"].values, np.int64))
+    scales = np.resize(np.asarray(p["scales"].values, np.float64), p["units"])
+    return bias + DIFF * weights, scales, "|bias| + 255 sum|w + weights offset|"
+
+
+INT32_BOUNDS = {
+    "CONV_2D": _conv_bound, "FULLY_CONNECTED": _fc_bound,
+    "MEAN": lambda p: (np.array([256 * p["count"]]), _left(p["shift"]), "|sum - zero point x count| <= 256 count"),
+    "MUL": lambda p: (np.array([DIFF * DIFF]), _left(p["out_shift"]), "|(a - za)(b - zb)| <= 255^2"),
+    "ABS": lambda p: (np.array([DIFF]), _left(p["shift"] if p["needs_rescale"] else 0), "|x - zero point| <= 255"),
+    # both inputs << 20 and rescaled by multipliers below one (shift <= 0, quant.add_sub_params): no growth
+    **{op: lambda p: (np.array([2 * DIFF << p["left_shift"]]), _left(0), "2 x 255 << 20, multipliers below one")
+       for op in ("ADD", "SUB")},
+}
+
+
+def _int32_bound(step: Step, n: int) -> str:
+    """The largest |int32| the kernel's sums reach, times what requantisation multiplies it by before the
+    output zero point is added, stays below INT32_LIMIT: no signed overflow, no left shift that wraps, no
+    double-to-int32 conversion out of range. (Upstream's int32 arithmetic would overflow there too.)"""
+    bound, factor, why = INT32_BOUNDS[step.op](step.params)
+    largest, worst = int(np.max(bound)), float(np.max(bound * factor))
+    if not (largest <= INT32_LIMIT and worst <= INT32_LIMIT):
+        raise DrsnError(f"op {n} ({step.op}): its int32 arithmetic can overflow (bias or rescale factor too "
+                        f"large): {why} reaches {largest:.3g}, {worst:.3g} requantised; both must stay below "
+                        "2^31 - 256")
+    return f"op {n} {step.op}: |int32| <= {largest} ({why}); requantised <= {worst:.0f} < 2^31 - 256"

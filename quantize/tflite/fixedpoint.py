@@ -64,7 +64,10 @@ def quantize_multiplier_smaller_than_one_exp(real: float, what: str) -> tuple[in
     rescales); upstream TFLITE_CHECKs the range, here it is refused with ``what`` (the op) named."""
     if not 0.0 < real < 1.0:
         raise DrsnError(f"{what}: rescale factor {real:g} is outside (0, 1), which the int8 kernels do not support")
-    return quantize_multiplier(real)
+    multiplier, shift = quantize_multiplier(real)
+    if shift > 0:  # upstream TFLITE_CHECKs this too: a value just below 1 can round up to 1.0 = 2^30 x 2^1
+        raise DrsnError(f"{what}: rescale factor {real!r} rounds to 1, which the int8 kernels do not support")
+    return multiplier, shift
 
 
 def wrap_int32(x: int) -> int:

@@ -148,3 +148,34 @@ def test_nan_logits_are_an_error_not_an_accuracy() -> None:
 def test_windows_not_finite_after_preprocessing_are_refused(window) -> None:
     with pytest.raises(DrsnError, match="not finite after preprocessing"):
         Preprocessing(window_length=8).apply(window)
+
+
+@pytest.mark.parametrize("name", ["/tmp/drsn-escape", "../../escape", "..", "-rf", ".hidden", "a/../../b"])
+def test_convert_without_out_writes_inside_build(tiny_checkpoint_dict, write_checkpoint, monkeypatch, name) -> None:
+    """A model name from the checkpoint picks the default folder build/NAME: never a path outside build/."""
+    from quantize.convert import pipeline
+
+    chosen: list[Path] = []
+
+    def stop(out: Path, force: bool) -> None:  # the output directory is chosen: stop before any work
+        chosen.append(Path(out))
+        raise DrsnError("chosen")
+
+    monkeypatch.setattr(pipeline, "check_writable", stop)
+    data = copy.deepcopy(tiny_checkpoint_dict)
+    data["training"]["name"] = name
+    with pytest.raises(DrsnError, match="chosen"):
+        pipeline.convert(write_checkpoint(data), pipeline.ConvertOptions())
+    assert chosen[0].parent == Path("build") and chosen[0].name not in ("", ".", "..")
+    assert not chosen[0].name.startswith((".", "-")) and "/" not in chosen[0].name
+
+
+def test_finite_weights_that_overflow_give_an_error_not_an_accuracy(tiny_checkpoint_dict, write_checkpoint,
+                                                                    refused, tmp_path) -> None:
+    """Every weight finite (so the checkpoint loads) but 1e38: the logits overflow to Inf/NaN in float32."""
+    data = copy.deepcopy(tiny_checkpoint_dict)
+    data["state_dict"] = {k: torch.full_like(v, 1e38) if v.is_floating_point() else v
+                          for k, v in data["state_dict"].items()}
+    x = np.random.default_rng(0).normal(size=(30, 64)).astype(np.float32)
+    np.savez(tmp_path / "d.npz", x=x, y=np.arange(30) % 3, classes=np.array(["normal", "inner", "outer"]))
+    assert "NaN or Inf logits" in refused("evaluate", write_checkpoint(data), "--data", f"npz:{tmp_path / 'd.npz'}")

@@ -157,3 +157,32 @@ def test_force_replaces_only_our_own_output(tiny_build, tmp_path, refused) -> No
     (precious / "thesis.tex").write_text("years of work")
     refused("export", tiny_build, "--target", "pi", "--out", precious, "--force")
     assert (precious / "thesis.tex").read_text() == "years of work"
+
+
+@pytest.mark.skipif(shutil.which("c++") is None, reason="no host C++ compiler")
+def test_names_cannot_add_code_to_the_tflm_sources(tiny_build, tmp_path) -> None:
+    """The C++ route (export --target tflm), all injections at once (each export probes the arena in TFLM): the
+    name and class names add no line to any generated file and come out of the compiled config as the escaped
+    name and the exact class bytes."""
+    from drsn_edge.cli import main
+
+    pytest.importorskip("tflite_micro")
+    printable = ["".join(ch if ch.isprintable() else " " for ch in text) for text in INJECTIONS]
+    classes = printable + [f"c{i}" for i in range(10 - len(printable))]
+    assert main(["export", str(tiny_build), "--target", "tflm", "--out", str(tmp_path / "plain")]) == 0
+    info = json.loads((tiny_build / "model.json").read_text())
+    info["name"], info["classes"] = printable[0], classes
+    (tiny_build / "model.json").write_text(json.dumps(info))
+    out = tmp_path / "tflm"
+    assert main(["export", str(tiny_build), "--target", "tflm", "--out", str(out)]) == 0
+    for source in sorted(out.glob("*.[ch]*")):
+        plain = (tmp_path / "plain" / source.name).read_text()
+        assert len(source.read_text().splitlines()) == len(plain.splitlines()), source.name
+    (out / "show.cc").write_text('#include <cstdio>\n#include "drsn_config.h"\nint main() {\n'
+                                 '  const char *classes[] = DRSN_CLASS_NAMES;\n  std::printf("%s\\n", DRSN_MODEL_NAME);\n'
+                                 '  for (const char *c : classes) std::printf("%s\\n", c);\n}\n')
+    subprocess.run(["c++", "-std=c++17", "-trigraphs", "-Wall", "-Wextra", "-Werror", "-o", str(out / "show"),
+                    str(out / "show.cc")], check=True, capture_output=True, text=True)
+    shown = subprocess.run([str(out / "show")], check=True, capture_output=True).stdout.decode().split("\n")[:-1]
+    assert shown == [c_text(printable[0]), *classes]
+    assert not Path(PWNED).exists()

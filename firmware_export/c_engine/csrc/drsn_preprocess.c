@@ -67,7 +67,10 @@ int drsn_preprocess(const drsn_preprocessing *p, const float *window, int8_t *in
     if (!isfinite(center) || !isfinite(denom) || !(denom > 0.0)) return -1; /* would not be finite after it */
     for (i = 0; i < n; ++i) {
         double z = ((double)window[i] - center) / denom;
-        if (z > FLT_MAX) z = FLT_MAX; /* float overflow saturates */
+        /* numpy's float64 -> float32 cast gives inf from FLT_MAX + half an ulp (2^103) on, and Python and the
+         * Pi runner refuse such a window (a global std far below the samples' size): so does the engine */
+        if (!(fabs(z) < (double)FLT_MAX + 0x1p103)) return -1;
+        if (z > FLT_MAX) z = FLT_MAX; /* below the half ulp the cast rounds to FLT_MAX; (float)z would be UB */
         if (z < -FLT_MAX) z = -FLT_MAX;
         input[i] = drsn_quantize((float)z, p->input_scale, p->input_zero_point);
     }

@@ -27,8 +27,9 @@ typedef struct {
     int32_t input_zero_point;
 } drsn_preprocessing;
 
-/* Normalises and quantises p->window_length samples of window into input; returns 0, or -1 (input
- * untouched) when the window holds NaN or Inf. A result beyond float's range saturates. */
+/* Normalises and quantises p->window_length samples of window into input; returns 0, or -1 (input not
+ * usable) when the window holds NaN or Inf or a normalised sample is beyond float's range (as numpy's cast
+ * makes it inf: Python refuses that window too). */
 int drsn_preprocess(const drsn_preprocessing *p, const float *window, int8_t *input);
 
 /* numpy's pairwise summation of (x[i] - center)^power for power 1 or 2, in double */
