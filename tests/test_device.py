@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -18,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from device_helpers import pi_lines, recording, require_firmware_tools, without_timing
 
 from drsn_edge.cli import main
-from drsn_edge.data.cwru import load_recording
 from drsn_edge.errors import DrsnError
 from firmware_export.boards import get_board
 from firmware_export.device import image, qemu
@@ -28,18 +27,11 @@ from firmware_export.device.link import Link
 from firmware_export.monitor import CSRC as MONITOR_CSRC
 from firmware_export.pi.bundle import RUNNER
 
-TIMING = ("latency_ms", "wall", "ticks")  # the fields that may differ between the device and the Pi
-TOOLS = ("qemu-system-arm", *image.TOOLS)
 
 
 @pytest.fixture(scope="module")
 def tools() -> None:
-    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
-    if missing:
-        message = f"firmware tools missing: {', '.join(missing)} (apt-get install {image.PACKAGES} {qemu.PACKAGE})"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    require_firmware_tools()
 
 
 @pytest.fixture(scope="module")
@@ -50,25 +42,6 @@ def fw(cwru_int8_build: Path, tmp_path_factory: pytest.TempPathFactory, tools: N
     assert main(["export", str(cwru_int8_build), "--target", "pi", "--out", str(root / "pi")]) == 0
     images = image.build(root / "fw", "stm32f405", root / "img")
     return {"root": root, "fw": root / "fw", "pi": root / "pi", "elf": images["elf"]}
-
-
-def recording(cwru_dir: Path, path: Path) -> Path:
-    """3584 samples of the normal baseline then 2048 of inner-race fault IR007, as float32: with hop 512,
-    eight windows from normal through mixed to fault (the alarm rises on the way)."""
-    normal = load_recording(cwru_dir / "normal_0.mat").signal[50000:53584]
-    fault = load_recording(cwru_dir / "IR007_0.mat").signal[50000:52048]
-    np.concatenate([normal, fault]).astype("<f4").tofile(path)
-    return path
-
-
-def pi_lines(bundle: Path, data: Path, *args: str) -> list[dict]:
-    done = subprocess.run([sys.executable, str(bundle / RUNNER.name), "--format", "float32", "--raw", *args],
-                          input=data.read_bytes(), capture_output=True, check=True)
-    return [json.loads(line) for line in done.stdout.splitlines()]
-
-
-def without_timing(lines: list[dict]) -> list[dict]:
-    return [{k: v for k, v in line.items() if k not in TIMING} for line in lines]
 
 
 def test_firmware_lines_equal_the_pi_runner(fw: dict[str, Path], cwru_dir: Path, tmp_path: Path,

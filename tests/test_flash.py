@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
+from device_helpers import require_firmware_tools
 
 from drsn_edge.cli import main
-from firmware_export.device import image, qemu
 from firmware_export.device.flash import PROBES
 
 FAKE_TOOL = """#!/bin/sh
@@ -24,12 +23,7 @@ printf '%s\\n' "$0" "$@" > "{log}/$(basename "$0").argv"
 
 @pytest.fixture(scope="module")
 def fw(cwru_int8_build: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    missing = [tool for tool in ("qemu-system-arm", *image.TOOLS) if shutil.which(tool) is None]
-    if missing:
-        message = f"firmware tools missing: {', '.join(missing)} (apt-get install {image.PACKAGES} {qemu.PACKAGE})"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    require_firmware_tools()
     out = tmp_path_factory.mktemp("flash") / "fw"
     assert main(["export", str(cwru_int8_build), "--target", "c", "--out", str(out)]) == 0
     return out
