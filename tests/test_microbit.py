@@ -99,16 +99,11 @@ def test_paper_size_model_does_not_fit_the_microbit(cwru_int8_build: Path, tmp_p
 # ----------------------------------------------------------------------------- a real model that fits
 
 @pytest.fixture(scope="module")
-def small(cwru_dir: Path, tmp_path_factory: pytest.TempPathFactory, standin: Path) -> dict[str, Path]:
-    """A DRSN-CW with the registry's micro:bit options, 6 epochs on CWRU 0 HP (one thread: deterministic),
-    converted, exported as C and as a Pi bundle."""
+def small(cwru_small_build: Path, tmp_path_factory: pytest.TempPathFactory, standin: Path) -> dict[str, Path]:
+    """The micro:bit-size CWRU model exported as C and as a Pi bundle."""
     root = tmp_path_factory.mktemp("microbit_model")
-    assert main(["train", "--data", f"cwru:{cwru_dir}", "--arch", "drsn-cw", *get_board("microbit").small_model,
-                 "--epochs", "6", "--seed", "0", "--threads", "1", "--out", str(root / "m.pt"), "--quiet"]) == 0
-    assert main(["convert", str(root / "m.pt"), "--out", str(root / "build"), "--no-tflm", "--calib-size", "32",
-                 "--val-size", "16", "--quiet"]) == 0
     for target in ("c", "pi"):
-        assert main(["export", str(root / "build"), "--target", target, "--out", str(root / target)]) == 0
+        assert main(["export", str(cwru_small_build), "--target", target, "--out", str(root / target)]) == 0
     return {"fw": root / "c", "pi": root / "pi"}
 
 
