@@ -23,7 +23,7 @@ from drsn_edge.cli import main
 from drsn_edge.errors import DrsnError
 from firmware_export.boards import get_board
 from firmware_export.device import image, qemu
-from firmware_export.device.link import Link
+from firmware_export.device.link import Link, encode, encode_binary
 from firmware_export.monitor import CSRC as MONITOR_CSRC
 from firmware_export.pi.bundle import RUNNER
 
@@ -82,6 +82,22 @@ def test_garbage_nan_and_long_lines_are_counted_not_fatal(fw: dict[str, Path]) -
     assert line is not None and line["window"] == 0 and line["time"] == pytest.approx(2048 / 12000, abs=1e-6)
     assert status == {"samples": 2048, "windows": 1, "bad_lines": 10, "non_finite": 4, "overruns": 0,
                       "uart_errors": 0}
+
+
+def test_binary_blocks_classify_like_text(fw: dict[str, Path]) -> None:
+    """A window as a `!bin` block (validate-device's framing) gives the very logits of the same window as text;
+    malformed blocks are bad lines, a NaN inside a block is dropped and counted like a text one."""
+    window = np.random.default_rng(1).standard_normal(2048).astype(np.float32)
+    with qemu.booted(get_board("stm32f405"), fw["elf"]) as url, Link(url) as link:
+        assert link.hello()["binary"] == 1
+        link.configure(hop=2048, raw=1)
+        link.write(encode(window))
+        text = link.read_line()
+        link.write(b"!bin 0\n!bin 99999999\n!bin x\n" + encode_binary(np.r_[window[:10], np.nan, window[10:]]))
+        binary = link.read_line()
+        status = link.status()
+    assert binary["raw"] == text["raw"] and binary["window"] == 1 and binary["class"] == text["class"]
+    assert status == {"samples": 4096, "windows": 2, "bad_lines": 3, "non_finite": 1, "overruns": 0, "uart_errors": 0}
 
 
 # ----------------------------------------------------------------------------- errors, without a device
