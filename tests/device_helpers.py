@@ -32,6 +32,16 @@ def require_firmware_tools() -> None:
         pytest.skip(message)
 
 
+def c_export(build: Path, tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    """``build``'s C engine export (boards, monitor) in a fresh folder, once the firmware tools are there."""
+    from drsn_edge.cli import main
+
+    require_firmware_tools()
+    out = tmp_path_factory.mktemp(name) / "fw"
+    assert main(["export", str(build), "--target", "c", "--out", str(out)]) == 0
+    return out
+
+
 def recording(cwru_dir: Path, path: Path) -> Path:
     """3584 samples of the normal baseline then 2048 of inner-race fault IR007, as float32: with hop 512 and
     2048-sample windows, eight windows from normal through mixed to fault (the alarm rises on the way)."""

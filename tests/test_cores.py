@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-from device_helpers import require_firmware_tools
+from device_helpers import c_export
 
 from drsn_edge.cli import main
 from firmware_export.boards import BOARDS
@@ -19,10 +19,7 @@ CMSDK_BOARDS = [name for name, board in BOARDS.items() if board.monitor and boar
 
 @pytest.fixture(scope="module")
 def fw(cwru_small_build: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    require_firmware_tools()
-    out = tmp_path_factory.mktemp("cores") / "fw"
-    assert main(["export", str(cwru_small_build), "--target", "c", "--out", str(out)]) == 0
-    return out
+    return c_export(cwru_small_build, tmp_path_factory, "cores")
 
 
 def test_every_mps_board_is_listed() -> None:

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 import pytest
-from device_helpers import require_firmware_tools
+from device_helpers import c_export
 
 from drsn_edge.cli import main
 from firmware_export.device.flash import PROBES
@@ -23,10 +23,7 @@ printf '%s\\n' "$0" "$@" > "{log}/$(basename "$0").argv"
 
 @pytest.fixture(scope="module")
 def fw(cwru_int8_build: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    require_firmware_tools()
-    out = tmp_path_factory.mktemp("flash") / "fw"
-    assert main(["export", str(cwru_int8_build), "--target", "c", "--out", str(out)]) == 0
-    return out
+    return c_export(cwru_int8_build, tmp_path_factory, "flash")
 
 
 @pytest.fixture
