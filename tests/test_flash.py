@@ -11,11 +11,10 @@ import os
 from pathlib import Path
 
 import pytest
+from device_helpers import c_export
 
 from drsn_edge.cli import main
-from firmware_export.device import image, qemu
 from firmware_export.device.flash import PROBES
-from needs import require_tools
 
 FAKE_TOOL = """#!/bin/sh
 printf '%s\\n' "$0" "$@" > "{log}/$(basename "$0").argv"
@@ -24,10 +23,7 @@ printf '%s\\n' "$0" "$@" > "{log}/$(basename "$0").argv"
 
 @pytest.fixture(scope="module")
 def fw(cwru_int8_build: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    require_tools("qemu-system-arm", *image.TOOLS, what="firmware tools", install=f"{image.PACKAGES} {qemu.PACKAGE}")
-    out = tmp_path_factory.mktemp("flash") / "fw"
-    assert main(["export", str(cwru_int8_build), "--target", "c", "--out", str(out)]) == 0
-    return out
+    return c_export(cwru_int8_build, tmp_path_factory, "flash")
 
 
 @pytest.fixture
@@ -94,6 +90,7 @@ def test_validate_device_is_bit_exact_on_cwru(fw: Path, cwru_dir: Path, tmp_path
     timing = result["timing"]
     assert timing["unit"] == "instructions" and timing["emulated"] and timing["timer"] == "systick"
     assert 1e7 < timing["instructions_per_inference"] < 6e7
+    assert result["link"]["framing"] == "binary" and result["link"]["host_seconds_per_window"] > 0
     assert "3/3 identical, max 0 LSB" in capsys.readouterr().out
 
 

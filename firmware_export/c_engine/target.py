@@ -24,7 +24,7 @@ from firmware_export.c_engine.lower import Step, lower
 from firmware_export.c_engine.validate import check_graph, check_steps
 from firmware_export.c_engine.sources import CSRC, engine_sources, library_files
 from firmware_export.monitor import model_id, write_sources as write_monitor
-from firmware_export.packaging import write_cmake
+from firmware_export.packaging import write_arduino, write_cmake
 
 MODEL_COPY = "model_int8.tflite"
 FW_JSON = "fw.json"
@@ -73,6 +73,7 @@ def write(build_dir: Path, into: Path, info: BuildInfo) -> dict:
     copy_support(into)  # every board's start-up code, linker script and build: fw/ stays self-contained
     write_monitor(into, info.name, info.classes, info.preprocessing.sample_rate, model.read_bytes())
     write_cmake(into)  # add_subdirectory(fw) in people's own firmware
+    write_arduino(into, info.name, info.preprocessing.window_length)  # and an Arduino library of the same
     fw = {**_fw_info(Path(build_dir), info, graph, steps, arena), "model_id": model_id(model.read_bytes())}
     fw["buffers"] = check_graph(graph)  # why each arena slot is large enough, op by op
     fw["int32_bounds"] = check_steps(steps)  # why no kernel's int32 arithmetic overflows, op by op
