@@ -271,9 +271,12 @@ def check_integer(g: Graph) -> None:
 
 
 def lower(g: Graph) -> list[Step]:
-    """One step per op, in execution order; refuses the first op without an int8 kernel, by name."""
+    """One step per op, in execution order (fused chains: one step each, fuse.py); refuses the first op
+    without an int8 kernel, by name."""
+    from firmware_export.c_engine.fuse import fuse  # fuse builds on this module's lowerings
+
     check_integer(g)
     missing = sorted({op.name for op in g.ops if op.name not in LOWERINGS})
     if missing:
         raise DrsnError(f"op {', '.join(missing)} is not implemented by the C engine")
-    return [LOWERINGS[op.name](g, op) for op in g.ops]
+    return fuse(g, [LOWERINGS[op.name](g, op) for op in g.ops])

@@ -47,4 +47,39 @@ static inline int32_t drsn_mbqm_smaller_than_one(int32_t x, int32_t multiplier, 
     return drsn_rdbpot(drsn_srdhm(x, multiplier), -shift);
 }
 
+/* floor((v m + 2^30) / 2^31): drsn_srdhm's integer whenever |v| < 2^30, one SMMULR of 2v on the DSP
+ * ((2v m + 2^31) >> 32 rounds the same way) */
+static inline int32_t drsn_high(int32_t v, int32_t m)
+{
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+    int32_t h;
+    __asm__("smmulr %0, %1, %2" : "=r"(h) : "r"(v * 2), "r"(m));
+    return h;
+#else
+    return (int32_t)(((int64_t)v * m + ((int64_t)1 << 30)) >> 31);
+#endif
+}
+
+/* drsn_rdbpot(drsn_srdhm(v, m), e) + z in three more instructions, with round = 2^(e-1) + z 2^e: the
+ * floor of (h + 2^(e-1) - [h < 0] + z 2^e) / 2^e is RoundingDivideByPOT's halves-away-from-zero plus z.
+ * Valid for e >= 1, |v| < 2^30 and |v| + |round| < 2^31 - 1: the generator proves these per op
+ * (fuse.py: fast_requant) before it lets a kernel call this. */
+static inline int32_t drsn_requant(int32_t v, int32_t m, int32_t e, int32_t round)
+{
+    const int32_t h = drsn_high(v, m);
+    return (h + round + (h >> 31)) >> e;
+}
+
+/* clamp to [lo, 127] for lo >= -128: one SSAT and a compare on the DSP */
+static inline int32_t drsn_clamp_hi127(int32_t v, int32_t lo)
+{
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+    int32_t s;
+    __asm__("ssat %0, #8, %1" : "=r"(s) : "r"(v));
+    return s < lo ? lo : s;
+#else
+    return drsn_clamp(v, lo, INT8_MAX);
+#endif
+}
+
 #endif
