@@ -42,6 +42,11 @@ def rescaled(offset: int, multiplier: int, shift: int, values=INT8) -> list[int]
     return [multiply_by_quantized_multiplier(wrap_int32((v + offset) << 20), multiplier, shift) for v in values]
 
 
+def peak_rescaled(offset: int, multiplier: int, shift: int) -> int:
+    """The largest magnitude of an int8 input's rescaled value (ADD/SUB)."""
+    return max(abs(v) for v in rescaled(offset, multiplier, shift))
+
+
 def _readers(g: Graph) -> dict[int, list[int]]:
     readers: dict[int, list[int]] = defaultdict(list)
     for n, op in enumerate(g.ops):

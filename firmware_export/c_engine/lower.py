@@ -175,6 +175,16 @@ def _merge_axes(out: list[int], s1: list[int], s2: list[int]) -> tuple[list[int]
     return [1] * fill + out, [0] * fill + s1, [0] * fill + s2
 
 
+def _fast_add_sub(p: dict) -> dict:
+    """ADD/SUB's output requantisation as drsn_requant where fuse.fast_requant proves it exact for any sum of
+    two rescaled int8 inputs."""
+    from firmware_export.c_engine.fuse import fast_requant, peak_rescaled
+
+    vmax = sum(peak_rescaled(p[f"in{i}_offset"], p[f"in{i}_multiplier"], p[f"in{i}_shift"]) for i in (1, 2))
+    fast = fast_requant(p["out_multiplier"], p["out_shift"], p["out_offset"], vmax)
+    return {"out_exponent": fast[0], "out_round": fast[1]} if fast else {}
+
+
 def _binary(g: Graph, op: Op, kernel: str) -> Step:
     a, b, out = (g.tensors[i] for i in (op.inputs[0], op.inputs[1], op.outputs[0]))
     out4 = shape4(out.shape, op.name)
@@ -184,11 +194,12 @@ def _binary(g: Graph, op: Op, kernel: str) -> Step:
     params = {"out_shape": out4, "in1_strides": s1, "in2_strides": s2, "in1_size": a.size, "in2_size": b.size,
               "in1_offset": -a.zero_point, "in2_offset": -b.zero_point, "out_offset": out.zero_point,
               "left_shift": 0, "in1_multiplier": 0, "in1_shift": 0, "in2_multiplier": 0, "in2_shift": 0,
-              "out_multiplier": 0, "out_shift": 0, "act_min": lo, "act_max": hi}
+              "out_multiplier": 0, "out_shift": 0, "act_min": lo, "act_max": hi, "out_exponent": 0, "out_round": 0}
     if kernel == "drsn_mul":
         params["out_multiplier"], params["out_shift"] = quant.mul_multiplier(a.scale, b.scale, out.scale)
     else:
         params.update(quant.add_sub_params(a.scale, b.scale, out.scale, op.name))
+        params.update(_fast_add_sub(params))
     return Step(op.name, kernel, "drsn_binary_params", params, [a.index, b.index], out.index)
 
 

@@ -27,7 +27,7 @@ enum { DRSN_ADD, DRSN_SUB, DRSN_MUL };
 /* the per-call values in registers: stores through int8_t pointers may alias anything, so a value read
  * through p inside a loop would be loaded again after every store */
 typedef struct {
-    int32_t in1_offset, in2_offset, out_offset, multiplier, shift, lo, hi;
+    int32_t in1_offset, in2_offset, out_offset, multiplier, shift, lo, hi, exponent, round;
 } binary_values;
 
 /* one inner loop per kind: the innermost axis carries almost all the work */
@@ -48,6 +48,13 @@ static inline void add_row(const binary_values *v, const int32_t *ta, const int8
 {
     const int32_t out_offset = v->out_offset, multiplier = v->multiplier, shift = v->shift, lo = v->lo, hi = v->hi;
     int32_t i;
+    const int32_t exponent = v->exponent, round = v->round;
+    if (exponent > 0 && hi == INT8_MAX) {
+        for (i = 0; i < n; ++i, a += sa, b += sb)
+            out[i] = (int8_t)drsn_clamp_hi127(drsn_requant(ta[(uint8_t)*a] + sign * tb[(uint8_t)*b], multiplier,
+                                                           exponent, round), lo);
+        return;
+    }
     for (i = 0; i < n; ++i, a += sa, b += sb) {
         const int32_t raw = ta[(uint8_t)*a] + sign * tb[(uint8_t)*b];
         out[i] = (int8_t)drsn_clamp(drsn_mbqm_smaller_than_one(raw, multiplier, shift) + out_offset, lo, hi);
@@ -94,7 +101,7 @@ static void broadcast(const drsn_binary_params *p, const int8_t *a, const int8_t
     const int32_t n3 = p->out_shape[3], sa = p->in1_strides[3], sb = p->in2_strides[3];
     const int32_t n2 = p->out_shape[2], sa2 = p->in1_strides[2], sb2 = p->in2_strides[2];
     const binary_values v = {p->in1_offset, p->in2_offset, p->out_offset, p->out_multiplier, p->out_shift,
-                             p->act_min, p->act_max};
+                             p->act_min, p->act_max, p->out_exponent, p->out_round};
     if (kind != DRSN_MUL) {
         rescale_table(ta, a, p->in1_size, p->in1_offset, p->left_shift, p->in1_multiplier, p->in1_shift);
         rescale_table(tb, b, p->in2_size, p->in2_offset, p->left_shift, p->in2_multiplier, p->in2_shift);

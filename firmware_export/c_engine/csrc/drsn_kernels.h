@@ -47,6 +47,7 @@ typedef struct {
     int32_t in1_offset, in2_offset, out_offset;
     int32_t left_shift, in1_multiplier, in1_shift, in2_multiplier, in2_shift;
     int32_t out_multiplier, out_shift, act_min, act_max;
+    int32_t out_exponent, out_round;    /* ADD/SUB: drsn_requant's, proven exact at export; 0: not proven */
 } drsn_binary_params;
 
 typedef struct {
