@@ -86,13 +86,20 @@ def _folded_bias(filt: Tensor, bias: Tensor | None, input_offset: int) -> list[i
     return [int(v) for v in folded]
 
 
-def _smmulr_safe(filt: Tensor, bias: Tensor | None, shifts: list[int]) -> int:
+def _smmulr_safe(filt: Tensor, bias: Tensor | None, shifts: list[int], zero_point: int, act_max: int) -> int:
     """1 if every channel's accumulator, |sum w (x - zero point)| + |bias| <= sum|w| 255 + |bias|, times
-    2^(left shift + 1), stays below 2^31: then SMMULR computes the reference's rounding (drsn_conv.c)."""
+    2^(left shift + 1), stays below 2^31: then SMMULR computes the reference's rounding (drsn_conv.c).
+    2 if moreover every shift is a right shift, the clamp ends at 127 and drsn_requant cannot overflow
+    (fuse.fast_requant): then the rounding shift and zero point take three instructions."""
+    from firmware_export.c_engine.fuse import fast_requant
+
     weights = np.abs(filt.data.reshape(filt.shape[0], -1).astype(np.int64)).sum(axis=1) * 255
     bound = weights + (np.abs(bias.data.astype(np.int64)) if bias is not None else 0)
     lefts = np.maximum(np.asarray(shifts, np.int64), 0)
-    return int(bool(np.all(bound * (2 ** (lefts + 1)) < 2**31)))
+    if not np.all(bound * (2 ** (lefts + 1)) < 2**31):
+        return 0
+    fast = act_max == 127 and all(fast_requant(1, s, zero_point, int(b)) for s, b in zip(shifts, bound.tolist()))
+    return 2 if fast else 1
 
 
 def conv_2d(g: Graph, op: Op) -> Step:
@@ -109,7 +116,7 @@ def conv_2d(g: Graph, op: Op) -> Step:
     params = {"in_h": ih, "in_w": iw, "in_c": ic, "out_h": oh, "out_w": ow, "out_c": oc, "k_h": kh, "k_w": kw,
               "filter_in_c": fic, **_spatial(op, inp, out, kh, kw, dil_h, dil_w), "dil_h": dil_h, "dil_w": dil_w,
               "input_offset": -inp.zero_point, "output_offset": out.zero_point, "act_min": lo, "act_max": hi,
-              "smmulr_safe": _smmulr_safe(filt, bias, [s for _, s in mults]),
+              "smmulr_safe": _smmulr_safe(filt, bias, [s for _, s in mults], out.zero_point, hi),
               "weights": Const("int8_t", filt.data.ravel().tolist() + [0] * WEIGHT_TAIL),
               "folded_bias": Const("int32_t", _folded_bias(filt, bias, -inp.zero_point)),
               "multiplier": Const("int32_t", [m for m, _ in mults]), "shift": Const("int32_t", [s for _, s in mults])}

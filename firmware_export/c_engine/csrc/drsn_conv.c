@@ -67,6 +67,26 @@ static inline int8_t requantise_smmulr(const requant *q, int32_t oc, int32_t acc
     return (int8_t)drsn_clamp(drsn_rdbpot(high, shift > 0 ? 0 : -shift) + q->offset, q->lo, q->hi);
 }
 
+/* requantise_smmulr when the generator proved drsn_requant exact for the layer (smmulr_safe 2): the
+ * exponent and rounding constant of each channel come from fast_constants */
+static inline int8_t requantise_fast(const requant *q, const int32_t *exponent, const int32_t *round, int32_t oc,
+                                     int32_t acc)
+{
+    return (int8_t)drsn_clamp_hi127(drsn_requant(acc + q->bias[oc], q->multiplier[oc], exponent[oc], round[oc]),
+                                    q->lo);
+}
+
+#define FAST_CHANNELS 64 /* layers with up to this many output channels take requantise_fast */
+
+static void fast_constants(const drsn_conv_params *p, int32_t *exponent, int32_t *round)
+{
+    int32_t oc;
+    for (oc = 0; oc < p->out_c; ++oc) {
+        exponent[oc] = -p->shift[oc];
+        round[oc] = (1 << (exponent[oc] - 1)) + p->output_offset * (1 << exponent[oc]);
+    }
+}
+
 /* bytes 1 and 3 sign-extended: SXTB16 with its built-in rotation (ACLE has no intrinsic for it) */
 static inline int16x2_t sxtb16_ror8(uint32_t v)
 {
@@ -122,12 +142,14 @@ static int32_t interior_run_dsp(const drsn_conv_params *p, const int8_t *in_row,
                                 int8_t *dst)
 {
     int16x2_t x[DSP_ROW_WORDS];
+    int32_t exponent[FAST_CHANNELS], round[FAST_CHANNELS];
     int8_t padded[8];
     int32_t acc[4], oc, j, i, done = 0;
     const int32_t out_c = p->out_c, bytes = (row + 3) & ~3, in_c = p->in_c, k_w = p->k_w, in_w = p->in_w;
     const int32_t stride = p->stride_w, pad = p->pad_w, safe = p->smmulr_safe;
     const requant q = {p->folded_bias, p->multiplier, p->shift, p->output_offset, p->act_min, p->act_max};
     if (bytes > 2 * DSP_ROW_WORDS || p->k_h != 1 || out_c % 4 != 0 || (row != bytes && bytes > 8)) return 0;
+    if (safe == 2 && out_c <= FAST_CHANNELS) fast_constants(p, exponent, round);
     for (; ox < p->out_w && ox * stride - pad + k_w <= in_w; ++ox, ++done, dst += out_c) {
         const int8_t *src = in_row + (size_t)(ox * stride - pad) * in_c, *w = p->weights;
         if (row != bytes) {
@@ -138,7 +160,9 @@ static int32_t interior_run_dsp(const drsn_conv_params *p, const int8_t *in_row,
         widen(src, bytes, x);
         for (oc = 0; oc < out_c; oc += 4, w += 4 * row) {
             dot4(w, row, x, acc);
-            if (safe)
+            if (safe == 2 && out_c <= FAST_CHANNELS)
+                for (j = 0; j < 4; ++j) dst[oc + j] = requantise_fast(&q, exponent, round, oc + j, acc[j]);
+            else if (safe)
                 for (j = 0; j < 4; ++j) dst[oc + j] = requantise_smmulr(&q, oc + j, acc[j]);
             else
                 for (j = 0; j < 4; ++j) dst[oc + j] = requantise(&q, oc + j, acc[j]);

@@ -22,7 +22,8 @@ typedef struct {
     int32_t k_h, k_w, filter_in_c;      /* filter_in_c < in_c for grouped convolutions */
     int32_t stride_h, stride_w, dil_h, dil_w, pad_h, pad_w;
     int32_t input_offset, output_offset, act_min, act_max;
-    int32_t smmulr_safe;                /* every accumulator, shifted left by its channel's shift, < 2^30 */
+    int32_t smmulr_safe;                /* 1: every accumulator, shifted left by its channel's shift, < 2^30;
+                                           2: also drsn_requant exact (right shifts only, clamp up to 127) */
     const int8_t *weights;              /* [out_c][k_h][k_w][filter_in_c], then 3 zero bytes */
     const int32_t *folded_bias;         /* [out_c]: bias + input_offset * sum of the channel's weights */
     const int32_t *multiplier;          /* [out_c] */
