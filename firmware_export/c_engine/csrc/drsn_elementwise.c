@@ -9,17 +9,24 @@
 
 /* ADD/SUB rescale each input on its own, so each int8 value is rescaled once per call: all 256 of them,
  * or for an input of fewer elements (a per-channel threshold) just the values it holds */
+static inline int32_t rescale(int32_t v, int32_t offset, int32_t left_shift, int32_t multiplier, int32_t shift)
+{
+    const int32_t x = (v + offset) * (1 << left_shift);
+    /* |v + offset| <= 255 (zero points are int8), so below 2^29 at the reference's left shift of 20:
+     * drsn_high is then SRDHM's integer */
+    return left_shift <= 20 ? drsn_rdbpot(drsn_high(x, multiplier), -shift)
+                            : drsn_mbqm_smaller_than_one(x, multiplier, shift);
+}
+
 static void rescale_table(int32_t table[256], const int8_t *in, int32_t size, int32_t offset, int32_t left_shift,
                           int32_t multiplier, int32_t shift)
 {
     int32_t i;
     if (size < 256) {
-        for (i = 0; i < size; ++i)
-            table[(uint8_t)in[i]] = drsn_mbqm_smaller_than_one((in[i] + offset) * (1 << left_shift), multiplier, shift);
+        for (i = 0; i < size; ++i) table[(uint8_t)in[i]] = rescale(in[i], offset, left_shift, multiplier, shift);
         return;
     }
-    for (i = INT8_MIN; i <= INT8_MAX; ++i)
-        table[(uint8_t)i] = drsn_mbqm_smaller_than_one((i + offset) * (1 << left_shift), multiplier, shift);
+    for (i = INT8_MIN; i <= INT8_MAX; ++i) table[(uint8_t)i] = rescale(i, offset, left_shift, multiplier, shift);
 }
 
 enum { DRSN_ADD, DRSN_SUB, DRSN_MUL };

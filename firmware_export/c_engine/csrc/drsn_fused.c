@@ -7,57 +7,105 @@
 #include "drsn_fixedpoint.h"
 #include "drsn_kernels.h"
 
-/* an ADD/SUB input as the reference rescales it: ((v + offset) << 20) times a multiplier below one */
+/* an ADD/SUB input as the reference rescales it: ((v + offset) << 20) times a multiplier below one
+ * (|v + offset| <= 255, so the shifted value stays below 2^28 and drsn_high is SRDHM's integer) */
 static inline int32_t rescale(int32_t v, int32_t offset, int32_t multiplier, int32_t shift)
 {
-    return drsn_mbqm_smaller_than_one((v + offset) * (1 << 20), multiplier, shift);
+    return drsn_rdbpot(drsn_high((v + offset) * (1 << 20), multiplier), -shift);
 }
 
-void drsn_shrink(const drsn_shrink_params *p, const int8_t *x, const int8_t *tau, int8_t *out)
+/* channels of more pixels than this are computed once per int8 value into a table, then looked up */
+#define TABLE_PIXELS 288
+
+/* every int8 value once, in the order of its uint8_t bit pattern */
+static void all_values(int8_t values[256])
 {
+    int32_t v;
+    for (v = 0; v < 256; ++v) values[v] = (int8_t)(uint8_t)v;
+}
+
+/* out[i] = table[in[i]] over one channel's pixels */
+static void look_up_channel(const int8_t table[256], const int8_t *in, int8_t *out, int32_t step, int32_t n)
+{
+    int32_t i;
+    for (i = 0; i < n; ++i, in += step, out += step) *out = table[(uint8_t)*in];
+}
+
+typedef struct {
     int32_t rx[256], rpos[256], rneg[256]; /* per int8 value: x, SUB's output, MUL's output, rescaled */
-    int32_t v, c, i;
-    const int32_t channels = p->channels, pixels = p->pixels;
+} shrink_tables;
+
+/* n elements of one channel (rescaled threshold t), step bytes apart */
+static void shrink_channel(const drsn_shrink_params *p, const shrink_tables *tb, int32_t t, const int8_t *in,
+                           int8_t *o, int32_t step, int32_t n)
+{
     const int32_t sum_m = p->sum_multiplier, sum_e = p->sum_exponent, sum_r = p->sum_round, sum_lo = p->sum_min;
     const int32_t dif_m = p->diff_multiplier, dif_e = p->diff_exponent, dif_r = p->diff_round;
     const int32_t dif_lo = p->diff_min, out_m = p->out_multiplier, out_e = p->out_exponent;
     const int32_t out_r = p->out_round, out_lo = p->out_min;
+    const int32_t *rx = tb->rx, *rpos = tb->rpos, *rneg = tb->rneg;
+    int32_t i;
+    for (i = 0; i < n; ++i, in += step, o += step) {
+        const int32_t u = rx[(uint8_t)*in];
+        const int32_t sum = drsn_clamp_hi127(drsn_requant(u + t, sum_m, sum_e, sum_r), sum_lo);
+        const int32_t dif = drsn_clamp_hi127(drsn_requant(u - t, dif_m, dif_e, dif_r), dif_lo);
+        *o = (int8_t)drsn_clamp_hi127(drsn_requant(rpos[(uint8_t)dif] - rneg[(uint8_t)sum], out_m, out_e, out_r),
+                                      out_lo);
+    }
+}
+
+void drsn_shrink(const drsn_shrink_params *p, const int8_t *x, const int8_t *tau, int8_t *out)
+{
+    shrink_tables tb;
+    int8_t values[256], table[256];
+    int32_t v, c;
     for (v = INT8_MIN; v <= INT8_MAX; ++v) {
         const int32_t neg = drsn_clamp(drsn_mbqm((v + p->neg_offset) * p->neg_factor, p->neg_multiplier,
                                                  p->neg_shift) + p->neg_zero_point, p->neg_min, p->neg_max);
-        rx[(uint8_t)v] = rescale(v, p->x_offset, p->x_multiplier, p->x_shift);
-        rpos[(uint8_t)v] = rescale(v, p->pos_offset, p->pos_multiplier, p->pos_shift);
-        rneg[(uint8_t)v] = rescale(neg, p->negr_offset, p->negr_multiplier, p->negr_shift);
+        tb.rx[(uint8_t)v] = rescale(v, p->x_offset, p->x_multiplier, p->x_shift);
+        tb.rpos[(uint8_t)v] = rescale(v, p->pos_offset, p->pos_multiplier, p->pos_shift);
+        tb.rneg[(uint8_t)v] = rescale(neg, p->negr_offset, p->negr_multiplier, p->negr_shift);
     }
-    for (c = 0; c < channels; ++c) {
+    all_values(values);
+    for (c = 0; c < p->channels; ++c) {
         const int32_t t = rescale(tau[c * p->tau_step], p->tau_offset, p->tau_multiplier, p->tau_shift);
-        const int8_t *in = x + c;
-        int8_t *o = out + c;
-        for (i = 0; i < pixels; ++i, in += channels, o += channels) {
-            const int32_t u = rx[(uint8_t)*in];
-            const int32_t sum = drsn_clamp_hi127(drsn_requant(u + t, sum_m, sum_e, sum_r), sum_lo);
-            const int32_t dif = drsn_clamp_hi127(drsn_requant(u - t, dif_m, dif_e, dif_r), dif_lo);
-            *o = (int8_t)drsn_clamp_hi127(drsn_requant(rpos[(uint8_t)dif] - rneg[(uint8_t)sum], out_m, out_e, out_r),
-                                          out_lo);
+        if (p->pixels > TABLE_PIXELS) {
+            shrink_channel(p, &tb, t, values, table, 1, 256);
+            look_up_channel(table, x + c, out + c, p->channels, p->pixels);
+        } else {
+            shrink_channel(p, &tb, t, x + c, out + c, p->channels, p->pixels);
         }
+    }
+}
+
+/* n elements of one channel (the MUL's scale, the ADD's rescaled bias), step bytes apart */
+static void affine_channel(const drsn_affine_params *p, const int32_t rm[256], int32_t scale, int32_t bias,
+                           const int8_t *in, int8_t *o, int32_t step, int32_t n)
+{
+    const int32_t x_off = p->x_offset;
+    const int32_t mul_m = p->mul_multiplier, mul_e = p->mul_exponent, mul_r = p->mul_round, mul_lo = p->mul_min;
+    const int32_t out_m = p->out_multiplier, out_e = p->out_exponent, out_r = p->out_round, out_lo = p->out_min;
+    int32_t i;
+    for (i = 0; i < n; ++i, in += step, o += step) {
+        const int32_t m = drsn_clamp_hi127(drsn_requant((*in + x_off) * scale, mul_m, mul_e, mul_r), mul_lo);
+        *o = (int8_t)drsn_clamp_hi127(drsn_requant(rm[(uint8_t)m] + bias, out_m, out_e, out_r), out_lo);
     }
 }
 
 void drsn_affine(const drsn_affine_params *p, const int8_t *x, int8_t *out)
 {
     int32_t rm[256]; /* the MUL's output rescaled as the ADD's input, per int8 value */
-    int32_t v, c, i;
-    const int32_t channels = p->channels, pixels = p->pixels, x_off = p->x_offset;
-    const int32_t mul_m = p->mul_multiplier, mul_e = p->mul_exponent, mul_r = p->mul_round, mul_lo = p->mul_min;
-    const int32_t out_m = p->out_multiplier, out_e = p->out_exponent, out_r = p->out_round, out_lo = p->out_min;
+    int8_t values[256], table[256];
+    int32_t v, c;
     for (v = INT8_MIN; v <= INT8_MAX; ++v) rm[(uint8_t)v] = rescale(v, p->m_offset, p->m_multiplier, p->m_shift);
-    for (c = 0; c < channels; ++c) {
+    all_values(values);
+    for (c = 0; c < p->channels; ++c) {
         const int32_t scale = p->scale[c * p->param_step], bias = p->bias[c * p->param_step];
-        const int8_t *in = x + c;
-        int8_t *o = out + c;
-        for (i = 0; i < pixels; ++i, in += channels, o += channels) {
-            const int32_t m = drsn_clamp_hi127(drsn_requant((*in + x_off) * scale, mul_m, mul_e, mul_r), mul_lo);
-            *o = (int8_t)drsn_clamp_hi127(drsn_requant(rm[(uint8_t)m] + bias, out_m, out_e, out_r), out_lo);
+        if (p->pixels > TABLE_PIXELS) {
+            affine_channel(p, rm, scale, bias, values, table, 1, 256);
+            look_up_channel(table, x + c, out + c, p->channels, p->pixels);
+        } else {
+            affine_channel(p, rm, scale, bias, x + c, out + c, p->channels, p->pixels);
         }
     }
 }
@@ -67,7 +115,7 @@ void drsn_abs_mean(const drsn_abs_mean_params *p, const int8_t *x, int8_t *out)
     int8_t values[256], table[256]; /* ABS of every int8 value, then looked up */
     int32_t v, c, i;
     const int32_t channels = p->channels, pixels = p->pixels;
-    for (v = 0; v < 256; ++v) values[v] = (int8_t)(uint8_t)v;
+    all_values(values);
     drsn_abs(&p->abs, values, table);
     for (c = 0; c < channels; ++c) {
         const int8_t *in = x + c;
