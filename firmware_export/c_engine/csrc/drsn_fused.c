@@ -32,25 +32,25 @@ static void look_up_channel(const int8_t table[256], const int8_t *in, int8_t *o
 }
 
 typedef struct {
-    int32_t rx[256], rpos[256], rneg[256]; /* per int8 value: x, SUB's output, MUL's output, rescaled */
+    /* per int8 value v at [v + 128], doubled for drsn_requant_doubled: x, SUB's output and MUL's output
+     * rescaled; the last two taken at v clamped to SUB's and ADD's lower bound (their only use) */
+    int32_t rx[256], rpos[256], rneg[256];
 } shrink_tables;
 
-/* n elements of one channel (rescaled threshold t), step bytes apart */
-static void shrink_channel(const drsn_shrink_params *p, const shrink_tables *tb, int32_t t, const int8_t *in,
+/* n elements of one channel (doubled rescaled threshold t2), step bytes apart */
+static void shrink_channel(const drsn_shrink_params *p, const shrink_tables *tb, int32_t t2, const int8_t *in,
                            int8_t *o, int32_t step, int32_t n)
 {
-    const int32_t sum_m = p->sum_multiplier, sum_e = p->sum_exponent, sum_r = p->sum_round, sum_lo = p->sum_min;
+    const int32_t sum_m = p->sum_multiplier, sum_e = p->sum_exponent, sum_r = p->sum_round;
     const int32_t dif_m = p->diff_multiplier, dif_e = p->diff_exponent, dif_r = p->diff_round;
-    const int32_t dif_lo = p->diff_min, out_m = p->out_multiplier, out_e = p->out_exponent;
-    const int32_t out_r = p->out_round, out_lo = p->out_min;
-    const int32_t *rx = tb->rx, *rpos = tb->rpos, *rneg = tb->rneg;
-    int32_t i;
-    for (i = 0; i < n; ++i, in += step, o += step) {
-        const int32_t u = rx[(uint8_t)*in];
-        const int32_t sum = drsn_clamp_hi127(drsn_requant(u + t, sum_m, sum_e, sum_r), sum_lo);
-        const int32_t dif = drsn_clamp_hi127(drsn_requant(u - t, dif_m, dif_e, dif_r), dif_lo);
-        *o = (int8_t)drsn_clamp_hi127(drsn_requant(rpos[(uint8_t)dif] - rneg[(uint8_t)sum], out_m, out_e, out_r),
-                                      out_lo);
+    const int32_t out_m = p->out_multiplier, out_e = p->out_exponent, out_r = p->out_round, out_lo = p->out_min;
+    const int32_t *rx = tb->rx + 128, *rpos = tb->rpos + 128, *rneg = tb->rneg + 128;
+    const int8_t *end = in + n * step;
+    for (; in != end; in += step, o += step) {
+        const int32_t u = rx[*in];
+        const int32_t sum = drsn_sat8(drsn_requant_doubled(u + t2, sum_m, sum_e, sum_r));
+        const int32_t dif = drsn_sat8(drsn_requant_doubled(u - t2, dif_m, dif_e, dif_r));
+        *o = (int8_t)drsn_clamp_hi127(drsn_requant_doubled(rpos[dif] - rneg[sum], out_m, out_e, out_r), out_lo);
     }
 }
 
@@ -60,52 +60,53 @@ void drsn_shrink(const drsn_shrink_params *p, const int8_t *x, const int8_t *tau
     int8_t values[256], table[256];
     int32_t v, c;
     for (v = INT8_MIN; v <= INT8_MAX; ++v) {
-        const int32_t neg = drsn_clamp(drsn_mbqm((v + p->neg_offset) * p->neg_factor, p->neg_multiplier,
+        const int32_t s = v < p->sum_min ? p->sum_min : v, d = v < p->diff_min ? p->diff_min : v;
+        const int32_t neg = drsn_clamp(drsn_mbqm((s + p->neg_offset) * p->neg_factor, p->neg_multiplier,
                                                  p->neg_shift) + p->neg_zero_point, p->neg_min, p->neg_max);
-        tb.rx[(uint8_t)v] = rescale(v, p->x_offset, p->x_multiplier, p->x_shift);
-        tb.rpos[(uint8_t)v] = rescale(v, p->pos_offset, p->pos_multiplier, p->pos_shift);
-        tb.rneg[(uint8_t)v] = rescale(neg, p->negr_offset, p->negr_multiplier, p->negr_shift);
+        tb.rx[v + 128] = 2 * rescale(v, p->x_offset, p->x_multiplier, p->x_shift);
+        tb.rpos[v + 128] = 2 * rescale(d, p->pos_offset, p->pos_multiplier, p->pos_shift);
+        tb.rneg[v + 128] = 2 * rescale(neg, p->negr_offset, p->negr_multiplier, p->negr_shift);
     }
     all_values(values);
     for (c = 0; c < p->channels; ++c) {
-        const int32_t t = rescale(tau[c * p->tau_step], p->tau_offset, p->tau_multiplier, p->tau_shift);
+        const int32_t t2 = 2 * rescale(tau[c * p->tau_step], p->tau_offset, p->tau_multiplier, p->tau_shift);
         if (p->pixels > TABLE_PIXELS) {
-            shrink_channel(p, &tb, t, values, table, 1, 256);
+            shrink_channel(p, &tb, t2, values, table, 1, 256);
             look_up_channel(table, x + c, out + c, p->channels, p->pixels);
         } else {
-            shrink_channel(p, &tb, t, x + c, out + c, p->channels, p->pixels);
+            shrink_channel(p, &tb, t2, x + c, out + c, p->channels, p->pixels);
         }
     }
 }
 
-/* n elements of one channel (the MUL's scale, the ADD's rescaled bias), step bytes apart */
-static void affine_channel(const drsn_affine_params *p, const int32_t rm[256], int32_t scale, int32_t bias,
+/* n elements of one channel (the MUL's doubled scale, the ADD's doubled rescaled bias), step bytes apart */
+static void affine_channel(const drsn_affine_params *p, const int32_t *rm, int32_t scale2, int32_t bias2,
                            const int8_t *in, int8_t *o, int32_t step, int32_t n)
 {
-    const int32_t x_off = p->x_offset;
-    const int32_t mul_m = p->mul_multiplier, mul_e = p->mul_exponent, mul_r = p->mul_round, mul_lo = p->mul_min;
+    const int32_t x_off = p->x_offset, mul_m = p->mul_multiplier, mul_e = p->mul_exponent, mul_r = p->mul_round;
     const int32_t out_m = p->out_multiplier, out_e = p->out_exponent, out_r = p->out_round, out_lo = p->out_min;
-    int32_t i;
-    for (i = 0; i < n; ++i, in += step, o += step) {
-        const int32_t m = drsn_clamp_hi127(drsn_requant((*in + x_off) * scale, mul_m, mul_e, mul_r), mul_lo);
-        *o = (int8_t)drsn_clamp_hi127(drsn_requant(rm[(uint8_t)m] + bias, out_m, out_e, out_r), out_lo);
+    const int8_t *end = in + n * step;
+    for (; in != end; in += step, o += step) {
+        const int32_t m = drsn_sat8(drsn_requant_doubled((*in + x_off) * scale2, mul_m, mul_e, mul_r));
+        *o = (int8_t)drsn_clamp_hi127(drsn_requant_doubled(rm[m] + bias2, out_m, out_e, out_r), out_lo);
     }
 }
 
 void drsn_affine(const drsn_affine_params *p, const int8_t *x, int8_t *out)
 {
-    int32_t rm[256]; /* the MUL's output rescaled as the ADD's input, per int8 value */
+    int32_t rm[256]; /* at [v + 128]: the MUL's output v (clamped to its lower bound) rescaled, doubled */
     int8_t values[256], table[256];
     int32_t v, c;
-    for (v = INT8_MIN; v <= INT8_MAX; ++v) rm[(uint8_t)v] = rescale(v, p->m_offset, p->m_multiplier, p->m_shift);
+    for (v = INT8_MIN; v <= INT8_MAX; ++v)
+        rm[v + 128] = 2 * rescale(v < p->mul_min ? p->mul_min : v, p->m_offset, p->m_multiplier, p->m_shift);
     all_values(values);
     for (c = 0; c < p->channels; ++c) {
-        const int32_t scale = p->scale[c * p->param_step], bias = p->bias[c * p->param_step];
+        const int32_t scale2 = 2 * p->scale[c * p->param_step], bias2 = 2 * p->bias[c * p->param_step];
         if (p->pixels > TABLE_PIXELS) {
-            affine_channel(p, rm, scale, bias, values, table, 1, 256);
+            affine_channel(p, rm + 128, scale2, bias2, values, table, 1, 256);
             look_up_channel(table, x + c, out + c, p->channels, p->pixels);
         } else {
-            affine_channel(p, rm, scale, bias, x + c, out + c, p->channels, p->pixels);
+            affine_channel(p, rm + 128, scale2, bias2, x + c, out + c, p->channels, p->pixels);
         }
     }
 }
