@@ -5,7 +5,9 @@ intermediate tensors (fewer arena bytes, one load and store per element):
 
 - the shrinkage unit's soft threshold ``SUB(SUB(x, tau) RELU, MUL(ADD(x, tau), k) RELU)``;
 - batch normalisation as TFLite leaves it, ``ADD(MUL(x, scale), bias)`` with constant per-channel operands;
-- ``MEAN(ABS(x))`` over every axis but the channels.
+- ``MEAN(ABS(x))`` over every axis but the channels;
+- ``CONV_2D(PAD(x))`` with the zero point as padding value: the convolution reads its border itself
+  (taps outside the input count as the zero point, which is what the padded copy held).
 
 A chain is fused only when its intermediate tensors have no other reader and
 when :func:`fast_requant` proves that ``drsn_requant`` gives the reference's
@@ -209,7 +211,47 @@ def abs_mean(m: Matcher, n: int) -> tuple[list[int], Step] | None:
                             mean.outputs[0])
 
 
-PATTERNS = (shrink, affine, abs_mean)
+def _unalias(m: Matcher, t: int, reader: int) -> tuple[int, list[int]]:
+    """Follow shape-only ops (RESHAPE and friends) read by nothing else back from ``t``: (tensor, their ops)."""
+    ops: list[int] = []
+    while True:
+        n = m.private(t, reader)
+        if n is None or m.g.ops[n].name not in low.ALIAS_OPS:
+            return t, ops
+        ops.append(n)
+        t, reader = m.g.ops[n].inputs[0], n
+
+
+def pad_conv(m: Matcher, n: int) -> tuple[list[int], Step] | None:
+    """CONV_2D ``n`` of a PAD (through reshapes) whose padding value is the convolution's input zero point,
+    padding the height and width axes only: the convolution pads by as much itself."""
+    g, conv = m.g, m.g.ops[n]
+    if conv.name != "CONV_2D":
+        return None
+    t, aliases = _unalias(m, conv.inputs[0], n)
+    n_pad = m.private(t, aliases[-1] if aliases else n)
+    pad = m.op(n_pad, "PAD")
+    if pad is None or len(pad.inputs) != 2:
+        return None
+    src, out, conv_in = g.tensors[pad.inputs[0]], g.tensors[pad.outputs[0]], g.tensors[conv.inputs[0]]
+    step = low.pad(g, pad)
+    amounts = g.tensors[pad.inputs[1]].data.reshape(-1, 2).tolist()
+    before = [0] * (4 - len(amounts)) + [int(a) for a, _ in amounts]
+    after = [0] * (4 - len(amounts)) + [int(b) for _, b in amounts]
+    if low.shape4(out.shape, "PAD") != low.shape4(conv_in.shape, "CONV_2D") or before[0] or before[3] or \
+            after[0] or after[3] or step.params["value"] != conv_in.zero_point or \
+            (src.scales[:1], src.zero_points[:1]) != (out.scales[:1], out.zero_points[:1]):
+        return None
+    params = dict(low.conv_2d(g, conv).params)
+    params["in_h"] -= before[1] + after[1]
+    params["in_w"] -= before[2] + after[2]
+    params["pad_h"] += before[1]
+    params["pad_w"] += before[2]
+    step = Step("PAD+CONV_2D", "drsn_conv2d", "drsn_conv_params", params, [src.index], conv.outputs[0])
+    return [n_pad, *aliases, n], step
+
+
+PATTERNS = (shrink, affine, abs_mean, pad_conv)
 
 
 def fuse(g: Graph, steps: list[Step]) -> list[Step]:
