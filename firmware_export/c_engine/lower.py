@@ -288,13 +288,14 @@ def check_integer(g: Graph) -> None:
                 raise DrsnError(f"{op.name} has a {t.dtype} tensor '{t.name}'; the C engine runs int8 activations only")
 
 
-def lower(g: Graph) -> list[Step]:
-    """One step per op, in execution order (fused chains: one step each, fuse.py); refuses the first op
-    without an int8 kernel, by name."""
+def lower(g: Graph, fused: bool = True) -> list[Step]:
+    """One step per op, in execution order (``fused``: chains of ops in one step each, fuse.py); refuses the
+    first op without an int8 kernel, by name."""
     from firmware_export.c_engine.fuse import fuse  # fuse builds on this module's lowerings
 
     check_integer(g)
     missing = sorted({op.name for op in g.ops if op.name not in LOWERINGS})
     if missing:
         raise DrsnError(f"op {', '.join(missing)} is not implemented by the C engine")
-    return fuse(g, [LOWERINGS[op.name](g, op) for op in g.ops])
+    steps = [LOWERINGS[op.name](g, op) for op in g.ops]
+    return fuse(g, steps) if fused else steps
