@@ -9,12 +9,10 @@
 #include "drsn_fixedpoint.h"
 #include "drsn_kernels.h"
 
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
-#include <arm_acle.h>
-#define DRSN_DSP 1
+#include "drsn_conv_pairs.h"
+
+#if DRSN_DSP
 #define DSP_ROW_WORDS 64 /* rows of up to 128 bytes (k_w * in_c) take the SMLAD path */
-#else
-#define DRSN_DSP 0
 #endif
 
 static inline int32_t dot(const int8_t *w, const int8_t *x, int32_t n)
@@ -47,13 +45,6 @@ static inline int8_t requantise(const requant *q, int32_t oc, int32_t acc)
 }
 
 #if DRSN_DSP
-static inline uint32_t load32(const int8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, sizeof v); /* one LDR: the M4 loads unaligned words */
-    return v;
-}
-
 /* drsn_mbqm through SMMULR, (a b + 2^31) >> 32 with a = 2 (x << left): that is floor((x 2^left m + 2^30)
  * / 2^31), SaturatingRoundingDoublingHighMul's integer, when |x << left| < 2^30 (the generator checks
  * this bound per layer: p->smmulr_safe) */
@@ -76,25 +67,6 @@ static inline int8_t requantise_fast(const requant *q, const int32_t *exponent, 
                                     q->lo);
 }
 
-#define FAST_CHANNELS 64 /* layers with up to this many output channels take requantise_fast */
-
-static void fast_constants(const drsn_conv_params *p, int32_t *exponent, int32_t *round)
-{
-    int32_t oc;
-    for (oc = 0; oc < p->out_c; ++oc) {
-        exponent[oc] = -p->shift[oc];
-        round[oc] = (1 << (exponent[oc] - 1)) + p->output_offset * (1 << exponent[oc]);
-    }
-}
-
-/* bytes 1 and 3 sign-extended: SXTB16 with its built-in rotation (ACLE has no intrinsic for it) */
-static inline int16x2_t sxtb16_ror8(uint32_t v)
-{
-    int16x2_t r;
-    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
-    return r;
-}
-
 /* n (a multiple of 4) input bytes as halfword pairs: [2i] holds bytes 0 and 2 of word i, [2i + 1]
  * bytes 1 and 3, sign-extended (SXTB16), ready for SMLAD against weights unpacked the same way */
 static inline void widen(const int8_t *x, int32_t n, int16x2_t *out)
@@ -104,104 +76,6 @@ static inline void widen(const int8_t *x, int32_t n, int16x2_t *out)
         const uint32_t v = load32(x + i);
         out[0] = __sxtb16(v);
         out[1] = sxtb16_ror8(v);
-    }
-}
-
-#if defined(__GNUC__)
-#define ALWAYS_INLINE __attribute__((always_inline))
-#else
-#define ALWAYS_INLINE
-#endif
-#define PAIR_WORDS 16 /* rows of up to 64 bytes take the two-pixel path */
-
-/* the window at src widened as widen() does, rw words; the bytes of the last word past the row are
- * masked to zero (the stem's 3-byte rows: the weight word read there meets zeros) */
-static inline ALWAYS_INLINE void widen_masked(const int8_t *src, int32_t rw, uint32_t last, int16x2_t *out)
-{
-    int32_t i;
-    for (i = 0; i < rw; ++i) {
-        const uint32_t v = load32(src + 4 * i) & (i == rw - 1 ? last : 0xFFFFFFFFu);
-        out[2 * i] = __sxtb16(v);
-        out[2 * i + 1] = sxtb16_ror8(v);
-    }
-}
-
-/* two output channels (weight rows w and w + row) at two pixels (x0, x1): each weight word is loaded and
- * widened once for four SMLADs. acc: channel 0 at pixels 0, 1, then channel 1 at pixels 0, 1 */
-static inline ALWAYS_INLINE void dot2x2(const int8_t *w, int32_t row, int32_t rw, const int16x2_t *x0,
-                                        const int16x2_t *x1, int32_t acc[4])
-{
-    int32_t i, a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-    for (i = 0; i < rw; ++i) {
-        uint32_t u = load32(w + 4 * i);
-        int16x2_t even = __sxtb16(u), odd = sxtb16_ror8(u);
-        a0 = __smlad(odd, x0[2 * i + 1], __smlad(even, x0[2 * i], a0));
-        a1 = __smlad(odd, x1[2 * i + 1], __smlad(even, x1[2 * i], a1));
-        u = load32(w + row + 4 * i);
-        even = __sxtb16(u);
-        odd = sxtb16_ror8(u);
-        a2 = __smlad(odd, x0[2 * i + 1], __smlad(even, x0[2 * i], a2));
-        a3 = __smlad(odd, x1[2 * i + 1], __smlad(even, x1[2 * i], a3));
-    }
-    acc[0] = a0;
-    acc[1] = a1;
-    acc[2] = a2;
-    acc[3] = a3;
-}
-
-typedef struct {
-    const int32_t *bias, *multiplier, *exponent, *round;
-    int32_t lo;
-} fast_requant;
-
-static inline int8_t requantise_pair(const fast_requant *q, int32_t oc, int32_t acc)
-{
-    return (int8_t)drsn_clamp_hi127(drsn_requant(acc + q->bias[oc], q->multiplier[oc], q->exponent[oc],
-                                                 q->round[oc]), q->lo);
-}
-
-/* pixels ox, ox + 1, ... two at a time while both windows' words lie inside the input (1-D layers, an even
- * number of output channels, drsn_requant proven: smmulr_safe 2); rw = the row's words, a constant
- * where the dispatcher below inlines it. Returns the pixels done (even; 0: not this layer) */
-static inline ALWAYS_INLINE int32_t pairs_rw(const drsn_conv_params *p, const int8_t *in_row, int32_t ox,
-                                             int32_t row, int32_t rw, int8_t *dst)
-{
-    int16x2_t x0[2 * PAIR_WORDS], x1[2 * PAIR_WORDS];
-    int32_t exponent[FAST_CHANNELS], round[FAST_CHANNELS], acc[4], oc, done = 0;
-    const int32_t out_c = p->out_c, in_c = p->in_c, in_w = p->in_w, step = p->stride_w * in_c;
-    const int32_t stride = p->stride_w, pad = p->pad_w;
-    const uint32_t last = row % 4 ? 0xFFFFFFFFu >> (8 * (4 - row % 4)) : 0xFFFFFFFFu;
-    const fast_requant q = {p->folded_bias, p->multiplier, exponent, round, p->act_min};
-    fast_constants(p, exponent, round);
-    /* both windows' words (4 rw bytes from each start, the masked ones too) inside the input */
-    for (; ox + 1 < p->out_w && ((ox + 1) * stride - pad) * in_c + 4 * rw <= in_w * in_c;
-         ox += 2, done += 2, dst += 2 * out_c) {
-        const int8_t *src = in_row + (size_t)(ox * stride - pad) * in_c, *w = p->weights;
-        widen_masked(src, rw, last, x0);
-        widen_masked(src + step, rw, last, x1);
-        for (oc = 0; oc < out_c; oc += 2, w += 2 * row) {
-            dot2x2(w, row, rw, x0, x1, acc);
-            dst[oc] = requantise_pair(&q, oc, acc[0]);
-            dst[out_c + oc] = requantise_pair(&q, oc, acc[1]);
-            dst[oc + 1] = requantise_pair(&q, oc + 1, acc[2]);
-            dst[out_c + oc + 1] = requantise_pair(&q, oc + 1, acc[3]);
-        }
-    }
-    return done;
-}
-
-static int32_t interior_pairs(const drsn_conv_params *p, const int8_t *in_row, int32_t ox, int32_t row,
-                              int8_t *dst)
-{
-    const int32_t rw = (row + 3) / 4;
-    if (p->smmulr_safe != 2 || p->k_h != 1 || p->out_c % 2 != 0 || p->out_c > FAST_CHANNELS || rw > PAIR_WORDS)
-        return 0;
-    switch (rw) { /* the row lengths of 3-tap layers over 1, 4, 8 and 16 channels, unrolled */
-    case 1: return pairs_rw(p, in_row, ox, row, 1, dst);
-    case 3: return pairs_rw(p, in_row, ox, row, 3, dst);
-    case 6: return pairs_rw(p, in_row, ox, row, 6, dst);
-    case 12: return pairs_rw(p, in_row, ox, row, 12, dst);
-    default: return pairs_rw(p, in_row, ox, row, rw, dst);
     }
 }
 
@@ -298,12 +172,12 @@ void drsn_conv2d(const drsn_conv_params *p, const int8_t *in, int8_t *out)
             if (contiguous && inside_h && x0 >= 0 && x0 + p->k_w <= p->in_w) { /* every tap inside */
                 const int8_t *src = in + ((size_t)y0 * p->in_w + x0) * p->in_c;
                 const int8_t *w = p->weights;
-#if DRSN_DSP
                 const int32_t paired = interior_pairs(p, in + (size_t)y0 * p->in_w * p->in_c, ox, row, dst);
                 if (paired > 0) {
                     ox += paired - 1;
                     continue;
                 }
+#if DRSN_DSP
                 const int32_t done = interior_run_dsp(p, in + (size_t)y0 * p->in_w * p->in_c, ox, row, dst);
                 if (done > 0) {
                     ox += done - 1;
