@@ -7,8 +7,6 @@
 #include "drsn_fixedpoint.h"
 #include "drsn_kernels.h"
 
-/* ADD/SUB rescale each input on its own, so each int8 value is rescaled once per call: all 256 of them,
- * or for an input of fewer elements (a per-channel threshold) just the values it holds */
 static inline int32_t rescale(int32_t v, int32_t offset, int32_t left_shift, int32_t multiplier, int32_t shift)
 {
     const int32_t x = (v + offset) * (1 << left_shift);
@@ -18,6 +16,8 @@ static inline int32_t rescale(int32_t v, int32_t offset, int32_t left_shift, int
                             : drsn_mbqm_smaller_than_one(x, multiplier, shift);
 }
 
+/* ADD/SUB rescale each input on its own, so each int8 value is rescaled once per call: all 256 of them,
+ * or for an input of fewer elements (a per-channel threshold) just the values it holds */
 static void rescale_table(int32_t table[256], const int8_t *in, int32_t size, int32_t offset, int32_t left_shift,
                           int32_t multiplier, int32_t shift)
 {
