@@ -60,9 +60,9 @@ def test_firmware_lines_equal_the_pi_runner(fw: dict[str, Path], cwru_dir: Path,
     assert [line["class"] for line in device][:4] == ["normal"] * 4 and device[-1]["class"] == "IR007"
     assert device[0]["alert"] is None and device[-1]["alert"] == "IR007"
     assert list(device[0])[:5] == list(pi[0])[:5]  # the Pi's field order
-    # QEMU -icount shift=0: 1 ns per instruction; the paper-size DRSN-CW takes ~26 M instructions
+    # QEMU -icount shift=0: 1 ns per instruction; the paper-size DRSN-CW takes ~9 M instructions (RESULTS 11)
     instructions = [line["latency_ms"] * 1e6 for line in device]
-    assert all(1e7 < n < 6e7 for n in instructions), instructions
+    assert all(2e6 < n < 6e7 for n in instructions), instructions
     summary = capsys.readouterr().err
     assert "stm32f405 (drsn_cw, timer systick): 8 windows, 5632 samples; bad lines 0" in summary
 

@@ -89,7 +89,7 @@ def test_validate_device_is_bit_exact_on_cwru(fw: Path, cwru_dir: Path, tmp_path
     assert result["float"]["top1"] == 1.0 and result["accuracy"]["device"] == result["accuracy"]["litert"]
     timing = result["timing"]
     assert timing["unit"] == "instructions" and timing["emulated"] and timing["timer"] == "systick"
-    assert 1e7 < timing["instructions_per_inference"] < 6e7
+    assert 2e6 < timing["instructions_per_inference"] < 1.2e7  # ~6.7 M after issue 13; 15 M before
     assert result["link"]["framing"] == "binary" and result["link"]["host_seconds_per_window"] > 0
     assert "3/3 identical, max 0 LSB" in capsys.readouterr().out
 

@@ -30,11 +30,12 @@ MODEL_COPY = "model_int8.tflite"
 FW_JSON = "fw.json"
 
 
-def compile_model(data: bytes) -> tuple[Graph, list[Step], ArenaPlan]:
-    """Parse, lower (refusing float models and unknown ops) and plan the arena."""
+def compile_model(data: bytes, fused: bool = True) -> tuple[Graph, list[Step], ArenaPlan]:
+    """Parse, lower (refusing float models and unknown ops; ``fused``: element-wise chains in one kernel
+    each, fuse.py) and plan the arena."""
     graph = load_graph(data)
     check_graph(graph)
-    steps = lower(graph)
+    steps = lower(graph, fused)
     check_steps(steps)
     return graph, steps, plan(graph, steps)
 
