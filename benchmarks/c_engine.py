@@ -60,7 +60,7 @@ def c_latency_ms(fw: Path, x: np.ndarray, work: Path) -> float:
 def litert_latency_ms(build: Path, x: np.ndarray, reference: bool) -> float:
     info = load_build_info(build)
     predictor = LiteRTPredictor(build / "model_int8.tflite", info, reference=reference)
-    net = info.preprocessing.apply(x)
+    net = predictor.network_input(x)
     predictor.raw_outputs(net[:2])  # warm up
     start = time.perf_counter()
     predictor.raw_outputs(net)
