@@ -13,6 +13,7 @@ typedef struct {
     int32_t center;    /* round(mean) in canonical units */
     uint32_t gain;     /* int8 steps per canonical unit = gain / 2^shift */
     int32_t shift;
+    uint64_t half;     /* 2^(shift - 1) for 1 <= shift <= 62 */
     int32_t zero_point;
 } drsn_requant;
 
@@ -73,6 +74,7 @@ static drsn_requant plan(const drsn_preprocessing *p, int64_t s1, int64_t sq, in
     if (denom == 0) { /* a constant window: every sample is the center */
         q.gain = 0;
         q.shift = 1;
+        q.half = 1;
         return q;
     }
     t = bit_length(denom) - 31;
@@ -81,29 +83,38 @@ static drsn_requant plan(const drsn_preprocessing *p, int64_t s1, int64_t sq, in
     len = bit_length(dn);
     q.gain = (uint32_t)(((uint64_t)(uint32_t)p->inv_scale_m << (len - 1)) / dn);
     q.shift = len - 1 + t - p->inv_scale_e - SIGMA_BITS;
+    q.half = q.shift >= 1 && q.shift <= 62 ? (uint64_t)1 << (q.shift - 1) : 0;
     return q;
 }
 
-static int8_t requantize(const drsn_requant *q, int32_t s)
+static int8_t clamp8(int32_t v)
+{
+    return (int8_t)(v < INT8_MIN ? INT8_MIN : (v > INT8_MAX ? INT8_MAX : v));
+}
+
+/* zero_point + round(d * gain / 2^shift), d = s - center, rounded half away from zero. For 32 <= shift <= 53
+ * (every window whose std is more than a few canonical units per int8 step) the rounding constant and the
+ * product fit 53 bits and the high word, shifted by shift - 32, is the result; other shifts take the long way. */
+static inline int8_t requantize(const drsn_requant *q, int32_t s)
 {
     const int32_t d = s - q->center;
     const uint32_t a = (uint32_t)(d < 0 ? -d : d);
     uint64_t mag;
-    int32_t v;
-    if (q->shift <= 0) {
+    if (q->shift >= 32 && q->shift <= 53) {
+        mag = (uint32_t)(((uint64_t)a * q->gain + q->half) >> 32) >> (q->shift - 32);
+    } else if (q->shift <= 0) {
         mag = a != 0 ? 256 : 0;
     } else if (q->shift > 62) {
         mag = 0;
     } else {
-        mag = ((uint64_t)a * q->gain + ((uint64_t)1 << (q->shift - 1))) >> q->shift;
+        mag = ((uint64_t)a * q->gain + q->half) >> q->shift;
         if (mag > 256) mag = 256;
     }
-    v = q->zero_point + (d < 0 ? -(int32_t)mag : (int32_t)mag);
-    return (int8_t)(v < INT8_MIN ? INT8_MIN : (v > INT8_MAX ? INT8_MAX : v));
+    return clamp8(q->zero_point + (d < 0 ? -(int32_t)mag : (int32_t)mag));
 }
 
 /* float32 bits -> canonical sample; p = 131 + top, so the largest magnitude lands in [2^19, 2^20] */
-static int32_t canonical(uint32_t bits, int32_t p)
+static inline int32_t canonical(uint32_t bits, int32_t p)
 {
     const uint32_t mag = bits & 0x7fffffffu, e = mag >> 23;
     const uint32_t m = (mag & 0x7fffffu) | (e != 0 ? 0x800000u : 0u);
