@@ -163,3 +163,52 @@ def test_mantissa_exponent_is_exact() -> None:
     assert 1 << 30 <= m < 1 << 31 and abs(m * 2.0 ** e - 1e-6) <= 2.0 ** e / 2
     with pytest.raises(Exception):
         mantissa_exponent(0.0)
+
+
+I16_MAIN = r"""
+#include <stdio.h>
+#include "drsn_model.h"
+int main(int argc, char **argv)
+{
+    static int16_t w[DRSN_WINDOW_LENGTH];
+    int8_t logits[DRSN_NUM_CLASSES];
+    FILE *in = fopen(argv[1], "rb"), *out = fopen(argv[2], "wb");
+    if (argc != 3 || in == NULL || out == NULL) return 2;
+    while (fread(w, sizeof w[0], DRSN_WINDOW_LENGTH, in) == DRSN_WINDOW_LENGTH) {
+        drsn_classify_i16(w, logits);
+        fwrite(logits, 1, DRSN_NUM_CLASSES, out);
+    }
+    fclose(in);
+    return fclose(out) != 0;
+}
+"""
+
+
+def test_drsn_classify_i16_in_an_exported_engine(tmp_path: Path) -> None:
+    """drsn_classify_i16 (sanitizers on) == drsn_classify of the samples as float == LiteRT on from_int16."""
+    pytest.importorskip("ai_edge_litert")
+    from drsn_edge.buildinfo import load_build_info
+    from drsn_edge.cli import main
+    from firmware_export.c_engine.runner import compile_host, run_windows
+    from firmware_export.c_engine.sources import engine_sources
+    from quantize.runtimes.litert import LiteRTPredictor
+
+    build = Path(__file__).parent / "hostile" / "data" / "tiny_build"
+    fw = tmp_path / "fw"
+    assert main(["export", str(build), "--target", "c", "--out", str(fw)]) == 0
+    assert "int drsn_classify_i16(const int16_t *samples" in (fw / "drsn_model.h").read_text()
+    (tmp_path / "i16.c").write_text(I16_MAIN)
+    exe = tmp_path / "i16"
+    subprocess.run(["cc", *SANITIZE, f"-I{fw}", "-o", str(exe), str(tmp_path / "i16.c"),
+                    *(str(fw / s) for s in engine_sources()), "-lm"], check=True)
+    info = load_build_info(build)
+    s = _int16_windows(info.preprocessing.window_length)
+    s.tofile(tmp_path / "in.i16")
+    subprocess.run([str(exe), str(tmp_path / "in.i16"), str(tmp_path / "out.i8")], check=True)
+    got = np.fromfile(tmp_path / "out.i8", np.int8).reshape(len(s), len(info.classes))
+    as_float = run_windows([str(compile_host(fw, tmp_path))], s.astype(np.float32), len(info.classes), tmp_path)
+    reference = LiteRTPredictor(build / "model_int8.tflite", info)
+    spec = Int8Input(info.preprocessing, *reference.input_int8())
+    assert np.array_equal(got, as_float)
+    assert np.array_equal(got, reference.raw_outputs(spec.from_int16(s))[0])
+    assert len(np.unique(got.argmax(1))) > 1 or len(np.unique(got)) > 5  # not constant outputs
