@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from fractions import Fraction
 
 import numpy as np
@@ -60,12 +61,14 @@ class Int8Input:
     scale: float
     zero_point: int
 
-    @property
+    @cached_property
     def inv_scale(self) -> tuple[int, int]:
+        """1 / scale as (m, e): what drsn_preprocess.c gets as inv_scale_m, inv_scale_e."""
         return mantissa_exponent(1 / Fraction(self.scale))
 
-    @property
+    @cached_property
     def eps(self) -> tuple[int, int]:
+        """eps as (m, e): drsn_preprocess.c's eps_m, eps_e."""
         return mantissa_exponent(self.pre.eps)
 
     def from_float(self, raw: np.ndarray) -> np.ndarray:
