@@ -63,7 +63,7 @@ def litert_latency_ms(build: Path, x: np.ndarray, reference: bool, repeats: int 
     ever slows a pass down)."""
     info = load_build_info(build)
     predictor = LiteRTPredictor(build / "model_int8.tflite", info, reference=reference)
-    net = info.preprocessing.apply(x)
+    net = predictor.network_input(x)
     predictor.raw_outputs(net[:2])  # warm up
     best = float("inf")
     for _ in range(repeats):

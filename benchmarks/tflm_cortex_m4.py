@@ -131,8 +131,9 @@ def main() -> None:
     device = run_windows(["bash", str(launcher(fw)), "--log", str(log), str(elf)], x, len(info.classes), work)
     counts = parse_icount(log.read_text())
     model = Path(args.build) / "model_int8.tflite"
-    micro = TFLMPredictor(model, info).raw_outputs(pre.apply(x))
-    litert = LiteRTPredictor(model, info).raw_outputs(pre.apply(x))[0]
+    reference = LiteRTPredictor(model, info)
+    litert = reference.raw_outputs(reference.network_input(x))[0]
+    micro = TFLMPredictor(model, info).raw_outputs(reference.network_input(x))
     # the smallest arena that runs on the 32-bit target (TFLM's records are smaller than on the host)
     def runs_with(arena: int) -> bool:
         obj = work / "drsn_inference_probe.o"

@@ -52,8 +52,8 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def _litert(build: Path, raw: np.ndarray) -> np.ndarray:
-    info = load_build_info(build)
-    return LiteRTPredictor(build / "model_int8.tflite", info).raw_outputs(info.preprocessing.apply(raw))[0]
+    reference = LiteRTPredictor(build / "model_int8.tflite", load_build_info(build))
+    return reference.raw_outputs(reference.network_input(raw))[0]
 
 
 def _test_windows(n: int) -> np.ndarray:

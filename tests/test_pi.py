@@ -107,22 +107,29 @@ def test_export_refuses_existing_bundle_and_non_builds(work: dict[str, Path], tm
 # --------------------------------------------------------------------------- runner = evaluate
 
 def test_runner_preprocessing_and_quantisation_are_bit_exact(work: dict[str, Path]) -> None:
-    """What the runner feeds the interpreter equals Preprocessing.apply + quantize_input, window by window."""
+    """What the runner feeds the interpreter equals drsn_edge.int8_input (the integer int8 input), window by
+    window; int16 samples give drsn_classify_i16's bytes; the float preprocessing copy equals apply."""
+    from drsn_edge.int8_input import Int8Input
+    from drsn_edge.preprocess import Preprocessing
+
     info = load_build_info(work["build"])
     x = read_npz(work["held"]).x
     config = json.loads((work["bundle"] / "config.json").read_text())
     model = Model(config, str(work["bundle"] / config["model"]), reference=True, threads=None)
     scale, zero = model.input["quantization"]
-    expected_float = info.preprocessing.apply(x)
-    expected = quantize_input(expected_float, scale, zero, np.int8)
+    spec = Int8Input(info.preprocessing, float(scale), int(zero))
     got = np.stack([model.input_tensor(row.astype(np.float64)).reshape(-1) for row in x])
     assert got.dtype == np.int8
-    np.testing.assert_array_equal(got, expected)
-    np.testing.assert_array_equal(preprocess(x, config["preprocessing"]), expected_float)
+    np.testing.assert_array_equal(got, spec.from_float(x))
+    old = quantize_input(info.preprocessing.apply(x), scale, zero, np.int8).astype(int)
+    assert np.abs(got.astype(int) - old).max() <= 1  # within 1 LSB of the float definition
+    adc = (np.random.default_rng(0).standard_normal(x.shape) * 900 + 2048).astype(np.int16)  # a WAV's samples
+    got = np.stack([model.input_tensor(row.astype(np.float64)).reshape(-1) for row in adc])
+    np.testing.assert_array_equal(got, spec.from_int16(adc))
+    assert model.input_tensor(np.full(x.shape[1], 1e300)) is None  # beyond float32: refused
+    np.testing.assert_array_equal(preprocess(x, config["preprocessing"]), info.preprocessing.apply(x))
     # a global normalisation too
     pre = {**config["preprocessing"], "normalisation": "global", "mean": 0.5, "std": 3.0}
-    from drsn_edge.preprocess import Preprocessing
-
     np.testing.assert_array_equal(preprocess(x, pre), Preprocessing.from_dict(pre).apply(x))
 
 
@@ -139,7 +146,7 @@ def test_runner_predictions_equal_evaluate(work: dict[str, Path], tmp_path: Path
     predicted = np.array([classes.index(r["class"]) for r in lines])
     reference = LiteRTPredictor(work["build"] / "model_int8.tflite", load_build_info(work["build"]))
     np.testing.assert_array_equal(np.array([r["raw"] for r in lines]),
-                                  reference.raw_outputs(reference.preprocessing.apply(held.x))[0])
+                                  reference.raw_outputs(reference.network_input(held.x))[0])
     np.testing.assert_array_equal(predicted, reference.predict(held.x))
     assert len(set(predicted.tolist())) >= 3, "the model should not answer one class for everything"
     confusion = np.zeros((len(classes), len(classes)), dtype=int)

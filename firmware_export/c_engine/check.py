@@ -32,9 +32,10 @@ def _model_path(fw_dir: Path, fw: dict) -> Path:
     raise DrsnError(f"{fw_dir} has no copy of the int8 model and its build directory is gone")
 
 
-def _reference(kind: str, model: Path, build: BuildInfo, x: np.ndarray, progress: bool) -> np.ndarray:
-    """int8 logits of ``model`` in the registered runtime ``kind`` (litert, tflm), 64 windows at a time."""
+def _reference(kind: str, model: Path, build: BuildInfo, raw: np.ndarray, progress: bool) -> np.ndarray:
+    """int8 logits of ``model`` in the registered runtime ``kind`` (litert, tflm) for raw windows, 64 at a time."""
     predictor = get_runtime(kind).model(model, build)
+    x = predictor.network_input(raw)
     rows = [predictor.raw_outputs(x[i:i + 64]) for i in tqdm(range(0, len(x), 64), desc=kind, disable=not progress,
                                                                 leave=False)]
     rows = [r[0] if isinstance(r, list) else r for r in rows]
@@ -69,12 +70,11 @@ def run_check(fw_dir: str | Path, spec: str, split: str = "test", limit: int | N
     fw_dir = Path(fw_dir)
     tflm = tflm and importlib.util.find_spec("tflite_micro") is not None  # compared only when installed
     fw, build, model, x, y = check_windows(fw_dir, spec, split, limit, channel)
-    pre, n = build.preprocessing, len(x)
+    n = len(x)
 
     engine = CEnginePredictor(fw_dir, runner, profile=profile)
     c_logits = engine.raw_outputs(x)
-    net_input = pre.apply(x)
-    ref = _reference("litert", model, build, net_input, progress)
+    ref = _reference("litert", model, build, x, progress)
     result = {"fw_dir": str(fw_dir), "runner": runner, "data": spec, "split": split, "windows": n,
               "litert": agreement(c_logits, ref),
               "accuracy": {"c_engine": float(np.mean(c_logits.argmax(1) == y)) if n else float("nan"),
@@ -84,7 +84,7 @@ def run_check(fw_dir: str | Path, spec: str, split: str = "test", limit: int | N
     if device:
         result["device"] = device
     if tflm:
-        micro = _reference("tflm", model, build, net_input, progress)
+        micro = _reference("tflm", model, build, x, progress)
         result["tflm"] = agreement(c_logits, micro)
         result["accuracy"]["tflm"] = float(np.mean(micro.argmax(1) == y)) if n else float("nan")
     return result

@@ -62,7 +62,7 @@ def validate_device(fw_dir: str | Path, board_name: str, spec: str, port: str | 
     fw_dir = Path(fw_dir)
     board = image.monitor_board(board_name)
     fw, build, model, x, y = check_windows(fw_dir, spec, split, limit, channel)
-    pre, n = build.preprocessing, len(x)
+    n = len(x)
 
     with contextlib.ExitStack() as stack:
         url = port
@@ -78,8 +78,7 @@ def validate_device(fw_dir: str | Path, board_name: str, spec: str, port: str | 
         device, ticks = _device_logits(link, x, bool(hello.get("binary")), progress)
         host_seconds = time.monotonic() - started
 
-    net_input = pre.apply(x)
-    ref = _reference("litert", model, build, net_input, progress)
+    ref = _reference("litert", model, build, x, progress)
     result = {"fw_dir": str(fw_dir), "board": board.name, "port": port or "qemu", "data": spec, "split": split,
               "windows": n, "litert": agreement(device, ref),
               "accuracy": {"device": float(np.mean(device.argmax(1) == y)),
@@ -89,7 +88,7 @@ def validate_device(fw_dir: str | Path, board_name: str, spec: str, port: str | 
                        "host_seconds_per_window": host_seconds / n if n else None}}
     float_model = Path(fw.get("build_dir", "")) / FLOAT_MODEL
     if float_model.is_file():
-        reference = get_runtime("litert").model(float_model, build).logits_preprocessed(net_input)
+        reference = get_runtime("litert").model(float_model, build).logits(x)
         result["float"] = {"top1": float(np.mean(device.argmax(1) == reference.argmax(1)))}
         result["accuracy"]["float"] = float(np.mean(reference.argmax(1) == y))
     return result

@@ -14,7 +14,9 @@ from pathlib import Path
 
 from drsn_edge.buildinfo import BuildInfo
 from drsn_edge.errors import DrsnError
+from drsn_edge.int8_input import Int8Input
 from drsn_edge.render import Code, render
+from firmware_export.c_engine.preprocessing import c_preprocessing
 from firmware_export.c_engine.sources import CSRC, NORMALISATIONS, PREPROCESSING
 from firmware_export.c_literals import byte_array, c_double, c_float, c_initializer, c_string
 from firmware_export.tflm.ops import distinct_ops, resolver_methods
@@ -73,6 +75,8 @@ def write(build_dir: Path, into: Path, info: BuildInfo) -> dict:
         "CLASS_NAMES": c_initializer(c_string(c) for c in info.classes),
         "NORMALISATION": NORMALISATIONS[p.normalisation], "NORMALISATION_TEXT": _normalisation_text(info),
         "NORM_MEAN": c_double(p.mean), "NORM_STD": c_double(p.std), "NORM_EPS": c_double(p.eps),
+        "PREPROCESSING": c_preprocessing(Int8Input(p, float(quant["input"]["scale"]),
+                                                   int(quant["input"]["zero_point"]))),
         "INPUT_SCALE": c_float(quant["input"]["scale"]), "INPUT_ZERO_POINT": int(quant["input"]["zero_point"]),
         "OUTPUT_SCALE": c_float(quant["output"]["scale"]), "OUTPUT_ZERO_POINT": int(quant["output"]["zero_point"]),
         "ARENA_BYTES": arena["recommended_bytes"], "ARENA_MIN": arena["min_bytes"],

@@ -8,7 +8,7 @@ import os
 import numpy as np
 
 from .messages import RunnerError
-from .preprocessing import preprocess, quantize_input
+from .preprocessing import int8_window, preprocess, quantize_input
 
 
 def load_config(path: str) -> dict:
@@ -115,8 +115,12 @@ class Model:
             raise RunnerError(f"the model has {outputs} outputs but the config names {len(self.classes)} classes")
 
     def input_tensor(self, window: np.ndarray) -> np.ndarray | None:
-        """What the interpreter is given for one raw window: preprocessed and (for integer models) quantised;
-        None when preprocessing made it non-finite (e.g. samples of 1e308 whose mean overflows)."""
+        """What the interpreter is given for one raw window: the integer int8 input (int8 models, "window"
+        normalisation), else preprocessed and quantised; None when it is not finite (e.g. samples of 1e308)."""
+        if self.in_dtype == np.int8 and self.pre.get("normalisation", "window") == "window":
+            scale, zero = self.input["quantization"]
+            q = int8_window(window, float(self.pre.get("eps", 1e-6)), float(scale), int(zero))
+            return None if q is None else q.reshape(self.input["shape"])
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             x = preprocess(window[None, :], self.pre).reshape(self.input["shape"]).astype(np.float32)
         if not np.isfinite(x).all():
