@@ -25,11 +25,12 @@ from drsn_edge.models.network import Net1d
 from drsn_edge.names import safe_file_name
 from drsn_edge.outdir import atomic_output_dir, check_writable
 from drsn_edge.predictor import TorchPredictor
+from drsn_edge.unknown import DEFAULT_RATE, calibrate
 from quantize.convert.calibration import WindowSets, window_sets
 from quantize.convert.ranges import RangeMethod
 from quantize.convert.results import ConvertResults, summary_text
-from quantize.convert.steps import (PROBED_ONNX, Int16x8Check, Staging, export_onnx, float_tflite, int8_tflite,
-                                   int16x8_tflite)
+from quantize.convert.steps import (INT8_FILE, PROBED_ONNX, Int16x8Check, Staging, export_onnx, float_tflite,
+                                   int8_tflite, int16x8_tflite)
 from quantize.convert.tflite_convert import onnx_to_saved_model
 from quantize.convert.verify import TflmCheck, run_tflm, validate_int8
 from quantize.validate.checks import Limits
@@ -51,6 +52,7 @@ class ConvertOptions:
     int16_activations: bool = False
     force: bool = False
     tflm: bool = True
+    unknown_rate: float = DEFAULT_RATE  # share of the validation windows the "unknown" threshold flags
     limits: Limits = field(default_factory=Limits)
     progress: bool = True
 
@@ -109,6 +111,8 @@ def _convert_into(tmp: Path, ckpt: Checkpoint, checkpoint: str | Path, model: Ne
                                          sets.validation, sets.validation_labels, float_logits)
         with progress.step("validate int8"):
             int8, litert_int8 = validate_int8(ckpt, model, build, sets, opts.ranges, opts.seed)
+            out_q = build.info.quantization[INT8_FILE]["output"]
+            build.info.unknown = calibrate(litert_int8, opts.unknown_rate, out_q["scale"], out_q["zero_point"])
         if opts.tflm:
             with progress.step("TensorFlow Lite Micro"):
                 tflm = run_tflm(build, sets.validation, litert_int8)

@@ -38,3 +38,4 @@ class BuildPredictor(Predictor):
         self.name = name
         self.classes = list(build.classes)
         self.preprocessing = build.preprocessing
+        self.unknown = build.unknown
