@@ -84,8 +84,8 @@ def run_check(fw_dir: str | Path, spec: str, split: str = "test", limit: int | N
               "arena_bytes": fw["arena_bytes"], "arena_lower_bound": fw["arena_lower_bound"]}
     if c_scores is not None:  # the engine's drsn_unknown_score against its Python reference on LiteRT's logits
         flags = c_scores < engine.unknown.threshold
-        result["unknown"] = {"threshold": engine.unknown.threshold,
-                             "scores_identical": int(np.sum(c_scores == margin(ref))), "flagged": int(flags.sum()),
+        result["unknown"] = {"threshold": engine.unknown.threshold, "flagged_windows": int(flags.sum()),
+                             "scores_identical": int(np.sum(c_scores == margin(ref))),
                              **flagged_summary(flags, c_logits.argmax(1) == y)}
     device = engine.report()
     if device:
@@ -109,7 +109,7 @@ def check_table(result: dict) -> str:
     if "unknown" in result:
         u = result["unknown"]
         lines.append(f"  unknown (score < {u['threshold']}): engine scores equal the Python reference on LiteRT's "
-                     f"logits in {u['scores_identical']}/{result['windows']} windows; {u['flagged']} flagged")
+                     f"logits in {u['scores_identical']}/{result['windows']} windows; {u['flagged_windows']} flagged")
     acc = "  ".join(f"{k} {v:.4f}" for k, v in result["accuracy"].items())
     lines.append(f"  accuracy: {acc}")
     lines.append(f"  arena {result['arena_bytes']} bytes (lower bound {result['arena_lower_bound']})")
