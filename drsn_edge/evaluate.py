@@ -104,6 +104,8 @@ def sweep(
         "noise_types": list(noise_types),
         "snrs_db": list(snrs_db),
     }
+    if name in result["clean"].get("unknown", {}):  # what the calibrated threshold does on the clean windows
+        out["unknown"] = result["clean"]["unknown"][name]
     if "per_condition" in result:
         out["per_condition"] = {c: {"n": v["n"], "clean": v["clean"][name], "noisy_mean": v["noisy_mean"].get(name),
                                     "cells": [r["per_condition"][c]["accuracy"][name] for r in result["cells"]]}
