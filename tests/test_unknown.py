@@ -137,3 +137,13 @@ def test_every_runtime_flags_the_same_windows(cwru_int8_build: Path, cwru_1hp_di
     micro = TFLMPredictor(cwru_int8_build / "model_int8.tflite", info)
     micro_flags = micro.unknown.flags(micro.logits(windows.x))
     assert np.mean(micro_flags == flags) >= 0.97  # TFLM's FULLY_CONNECTED may land 1 LSB off LiteRT's
+
+
+@pytest.mark.parametrize("rate", ["2", "-0.1", "nan"])
+def test_convert_refuses_a_bad_rate_before_any_work(cwru_model: Path, tmp_path: Path, rate: str) -> None:
+    out = tmp_path / "b"
+    proc = subprocess.run([sys.executable, "-m", "drsn_edge.cli", "convert", str(cwru_model), "--out", str(out),
+                           "--unknown-rate", rate], capture_output=True, text=True, timeout=300)
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert proc.returncode == 2 and len(lines) == 1 and "--unknown-rate must be from 0 to 1" in lines[0], proc.stderr
+    assert not out.exists() and not list(tmp_path.glob(".*tmp*"))

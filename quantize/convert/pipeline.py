@@ -20,6 +20,7 @@ from tqdm import tqdm
 from drsn_edge import __version__
 from drsn_edge.buildinfo import BuildInfo
 from drsn_edge.checkpoint import Checkpoint, load_checkpoint
+from drsn_edge.errors import DrsnError
 from drsn_edge.models import count_macs, count_parameters
 from drsn_edge.models.network import Net1d
 from drsn_edge.names import safe_file_name
@@ -60,6 +61,8 @@ class ConvertOptions:
 def convert(checkpoint: str | Path, opts: ConvertOptions) -> tuple[Path, ConvertResults]:
     """Export, convert, quantise and validate; returns the build directory and what was measured."""
     start = time.time()
+    if not 0 <= opts.unknown_rate <= 1:  # before any slow work
+        raise DrsnError(f"--unknown-rate must be from 0 to 1, got {opts.unknown_rate:g}")
     ckpt = load_checkpoint(checkpoint)
     out = Path(opts.out) if opts.out else Path("build") / safe_file_name(ckpt.name)
     check_writable(out, opts.force)
