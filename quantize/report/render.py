@@ -106,8 +106,9 @@ def unknown_table(model: dict) -> Table | None:
     if not block:
         return None
     first = next(iter(block.values()))
-    header = ["runtime", "threshold (LSB)", "flagged %", "right flagged %", "wrong flagged %", "accuracy of the answered %"] + [
-        f"acc. at {100 * r['coverage']:.0f} % answered" for r in first["risk_coverage"]]
+    header = ["runtime", "threshold (LSB)", "flagged %", "right flagged %", "wrong flagged %",
+              "accuracy of the answered %"] + [f"acc. at {100 * r['coverage']:.0f} % answered"
+                                               for r in first["risk_coverage"]]
     rows = [[name, str(u["threshold"]), _pct(u["flagged"]), _pct(u["flagged_right"]), _pct(u["flagged_wrong"]),
              _pct(u["answered_accuracy"])] + [_pct(r["accuracy"]) for r in u["risk_coverage"]]
             for name, u in block.items()]
