@@ -129,6 +129,12 @@ def test_every_runtime_flags_the_same_windows(cwru_int8_build: Path, cwru_1hp_di
     assert check["litert"]["identical_windows"] == len(windows.x)
     assert check["unknown"]["scores_identical"] == len(windows.x)
     assert check["unknown"]["flagged_windows"] == int(flags.sum())
+    from firmware_export.c_engine.target import load_fw_info
+
+    fw_info = json.loads((fw / "fw.json").read_text())
+    (fw / "fw.json").write_text(json.dumps({**fw_info, "unknown": {**fw_info["unknown"], "threshold": 1e9}}))
+    with pytest.raises(DrsnError, match="threshold must be an integer"):
+        load_fw_info(fw)
 
     if importlib.util.find_spec("tflite_micro") is None:
         pytest.skip("tflite_micro is not installed")
