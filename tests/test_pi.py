@@ -143,7 +143,7 @@ def test_runner_predictions_equal_evaluate(work: dict[str, Path], tmp_path: Path
     lines = records(run_runner(work["bundle"], held.x.astype("<f4").tobytes(), "--format", "float32", "--raw"))
     assert len(lines) == len(held.x)
     classes = load_build_info(work["build"]).classes
-    predicted = np.array([classes.index(r["class"]) for r in lines])
+    predicted = np.array([classes.index(r.get("best", r["class"])) for r in lines])  # "unknown" keeps its best
     reference = LiteRTPredictor(work["build"] / "model_int8.tflite", load_build_info(work["build"]))
     np.testing.assert_array_equal(np.array([r["raw"] for r in lines]),
                                   reference.raw_outputs(reference.network_input(held.x))[0])
@@ -155,6 +155,25 @@ def test_runner_predictions_equal_evaluate(work: dict[str, Path], tmp_path: Path
     assert [r["window"] for r in lines] == list(range(len(held.x)))
     np.testing.assert_allclose([r["time"] for r in lines], (np.arange(len(held.x)) + 1) * L / RATE, atol=1e-6)
     assert all(0 < r["confidence"] <= 1 and r["latency_ms"] > 0 for r in lines)
+
+
+def test_runner_says_unknown_like_evaluate(work: dict[str, Path]) -> None:
+    """Every line has the int8 margin ``score``; below the threshold convert calibrated, the class is "unknown"
+    (``best`` keeps the model's answer), on exactly the windows `evaluate`'s rule flags."""
+    from drsn_edge.unknown import margin
+
+    held = read_npz(work["held"])
+    info = load_build_info(work["build"])
+    config = json.loads((work["bundle"] / "config.json").read_text())
+    assert config["unknown"] == {"score": "margin", "threshold": info.unknown.threshold}
+    lines = records(run_runner(work["bundle"], held.x.astype("<f4").tobytes(), "--format", "float32", "--raw"))
+    raw = np.array([r["raw"] for r in lines])
+    assert [r["score"] for r in lines] == margin(raw).tolist()
+    reference = LiteRTPredictor(work["build"] / "model_int8.tflite", info)
+    flags = info.unknown.flags(reference.logits(held.x))
+    assert [r["class"] == "unknown" for r in lines] == flags.tolist()
+    assert all(r["best"] == info.classes[int(np.argmax(r["raw"]))] for r in lines if r["class"] == "unknown")
+    assert all("best" not in r for r in lines if r["class"] != "unknown")
 
 
 def test_runner_reads_every_format_alike(work: dict[str, Path], tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from drsn_edge.defaults import CHANNEL
 from drsn_edge.errors import DrsnError
 from drsn_edge.preprocess import Preprocessing
 from drsn_edge.registry import get_runtime
+from drsn_edge.unknown import flagged_summary, margin
 from firmware_export.c_engine.profile import profile_table
 from firmware_export.c_engine.runner import CEnginePredictor
 from firmware_export.c_engine.target import MODEL_COPY, load_fw_info
@@ -73,13 +74,19 @@ def run_check(fw_dir: str | Path, spec: str, split: str = "test", limit: int | N
     n = len(x)
 
     engine = CEnginePredictor(fw_dir, runner, profile=profile)
-    c_logits = engine.raw_outputs(x)
+    scored = runner == "host" and engine.unknown is not None  # board harnesses write logits only
+    c_logits, c_scores = engine.unknown_scores(x) if scored else (engine.raw_outputs(x), None)
     ref = _reference("litert", model, build, x, progress)
     result = {"fw_dir": str(fw_dir), "runner": runner, "data": spec, "split": split, "windows": n,
               "litert": agreement(c_logits, ref),
               "accuracy": {"c_engine": float(np.mean(c_logits.argmax(1) == y)) if n else float("nan"),
                            "litert": float(np.mean(ref.argmax(1) == y)) if n else float("nan")},
               "arena_bytes": fw["arena_bytes"], "arena_lower_bound": fw["arena_lower_bound"]}
+    if c_scores is not None:  # the engine's drsn_unknown_score against its Python reference on LiteRT's logits
+        flags = c_scores < engine.unknown.threshold
+        result["unknown"] = {"threshold": engine.unknown.threshold, "flagged_windows": int(flags.sum()),
+                             "scores_identical": int(np.sum(c_scores == margin(ref))),
+                             **flagged_summary(flags, c_logits.argmax(1) == y)}
     device = engine.report()
     if device:
         result["device"] = device
@@ -99,6 +106,10 @@ def check_table(result: dict) -> str:
             name = "LiteRT" if ref == "litert" else "TFLM"
             lines.append(f"  {name:<8} {a['identical_windows']:>7}/{result['windows']:<8} {a['max_lsb']:>8} "
                          f"{a['top1']:>7.4f}")
+    if "unknown" in result:
+        u = result["unknown"]
+        lines.append(f"  unknown (score < {u['threshold']}): engine scores equal the Python reference on LiteRT's "
+                     f"logits in {u['scores_identical']}/{result['windows']} windows; {u['flagged_windows']} flagged")
     acc = "  ".join(f"{k} {v:.4f}" for k, v in result["accuracy"].items())
     lines.append(f"  accuracy: {acc}")
     lines.append(f"  arena {result['arena_bytes']} bytes (lower bound {result['arena_lower_bound']})")

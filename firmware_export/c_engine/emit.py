@@ -81,7 +81,7 @@ def emit(graph: Graph, steps: list[Step], arena: ArenaPlan, info: dict) -> dict[
         "CLASS_NAMES": c_initializer(c_string(c) for c in info["classes"]),
         "INPUT_OFFSET": arena.offsets[graph.inputs[0]], "OUTPUT_OFFSET": arena.offsets[graph.outputs[0]],
         "STEPS": Code(calls), "CFLAGS": HOST_CFLAGS, "SOURCES": " ".join(compiled_sources()),
-        "HEADERS": " ".join(headers()),
+        "HEADERS": " ".join(headers()), "UNKNOWN_THRESHOLD": int(info.get("unknown_threshold", 0)),
     }
     values["CONSTANTS"] = Code("\n".join(em.arrays))
     values["PARAMS"] = Code("\n".join(em.structs))

@@ -16,6 +16,7 @@ from drsn_edge.errors import DrsnError
 from drsn_edge.names import check_file_name, check_label
 from drsn_edge.preprocess import Preprocessing
 from drsn_edge.render import render
+from drsn_edge.unknown import UnknownRule
 from firmware_export.boards import BOARDS, BUILD_FRAGMENT, copy_support
 from firmware_export.c_engine.arena import ArenaPlan, plan
 from firmware_export.c_engine.emit import TEMPLATES, emit
@@ -65,7 +66,8 @@ def write(build_dir: Path, into: Path, info: BuildInfo) -> dict:
     if graph.tensors[graph.outputs[0]].size != len(info.classes):
         raise DrsnError(f"the model has {graph.tensors[graph.outputs[0]].size} outputs for {len(info.classes)} classes")
     meta = {"source": model.name, "name": info.name, "classes": info.classes,
-            "preprocessing": info.preprocessing.to_dict()}
+            "preprocessing": info.preprocessing.to_dict(),
+            "unknown_threshold": info.unknown.threshold if info.unknown else 0}
     for name, text in emit(graph, steps, arena, meta).items():
         (into / name).write_text(text)
     for name in library_files():
@@ -76,6 +78,8 @@ def write(build_dir: Path, into: Path, info: BuildInfo) -> dict:
     write_cmake(into)  # add_subdirectory(fw) in people's own firmware
     write_arduino(into, info.name, info.preprocessing.window_length)  # and an Arduino library of the same
     fw = {**_fw_info(Path(build_dir), info, graph, steps, arena), "model_id": model_id(model.read_bytes())}
+    if info.unknown:
+        fw["unknown"] = info.unknown.to_dict()
     fw["buffers"] = check_graph(graph)  # why each arena slot is large enough, op by op
     fw["int32_bounds"] = check_steps(steps)  # why no kernel's int32 arithmetic overflows, op by op
     (into / FW_JSON).write_text(json.dumps(fw, indent=2) + "\n")
@@ -111,6 +115,8 @@ def _check_fw_info(data: dict) -> None:
     if data["window_length"] != pre.window_length or data["num_classes"] != len(classes):
         raise DrsnError("window length or class count disagree with the preprocessing and class names")
     check_file_name(data["model"], "the model file")
+    if "unknown" in data:
+        UnknownRule.from_dict(data["unknown"])
     for side in ("input", "output"):
         check_quant_side(data[side] if isinstance(data[side], dict) else {}, side)
     for key in ("arena_bytes", "arena_lower_bound"):

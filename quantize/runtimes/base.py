@@ -35,6 +35,7 @@ class BuildPredictor(Predictor):
         self.name = name
         self.classes = list(build.classes)
         self.preprocessing = build.preprocessing
+        self.unknown = build.unknown
 
     def input_int8(self) -> tuple[float, int] | None:
         """The int8 input tensor's (scale, zero point); None when the input is not int8."""

@@ -62,6 +62,14 @@ def check_config(config: dict, where: str) -> None:
     normal = config.get("normal_class")
     if normal is not None and normal not in classes:
         raise RunnerError(f"{where}: normal class {normal!r} is not one of the classes")
+    unknown = config.get("unknown")
+    if unknown is not None:
+        threshold = unknown.get("threshold") if isinstance(unknown, dict) else None
+        if not isinstance(unknown, dict) or unknown.get("score", "margin") != "margin" \
+                or isinstance(threshold, bool) or not isinstance(threshold, int) or not 0 <= threshold <= 255:
+            raise RunnerError(f"{where}: 'unknown' must be {{\"score\": \"margin\", \"threshold\": 0 to 255}}")
+        if "unknown" in classes:
+            raise RunnerError(f"{where}: a class is named 'unknown', the name of windows the model does not answer")
 
 
 def load_interpreter(model_path: str, reference: bool, threads: int | None):
@@ -94,11 +102,19 @@ def load_interpreter(model_path: str, reference: bool, threads: int | None):
     raise RunnerError("no TFLite interpreter found: pip install ai-edge-litert (or tflite-runtime)")
 
 
+def unknown_score(raw: np.ndarray) -> int:
+    """Top-1 minus top-2 of the int8 outputs (what `drsn-edge convert` calibrated the threshold on)."""
+    ordered = np.sort(raw.astype(np.int32).ravel())
+    return int(ordered[-1] - ordered[-2])
+
+
 class Model:
     """The int8 model: raw window in, (class index, confidence, raw scores) out."""
 
     def __init__(self, config: dict, model_path: str, reference: bool, threads: int | None) -> None:
         self.classes = [str(c) for c in config["classes"]]
+        # windows whose unknown_score is below it are reported as "unknown"; None: every window is answered
+        self.unknown_threshold = config["unknown"]["threshold"] if config.get("unknown") else None
         self.pre = dict(config["preprocessing"])
         self.window_length = int(self.pre.get("window_length", config.get("window_length", 0)))
         self.sample_rate = float(self.pre.get("sample_rate", config.get("sample_rate", 0)))
@@ -110,6 +126,8 @@ class Model:
         self.in_dtype = np.dtype(self.input["dtype"])
         if int(np.prod(self.input["shape"])) != self.window_length:
             raise RunnerError(f"model input {list(self.input['shape'])} does not hold {self.window_length} samples")
+        if self.unknown_threshold is not None and np.dtype(self.output["dtype"]) != np.int8:
+            raise RunnerError("config has an 'unknown' threshold but the model's output is not int8")
         outputs = int(np.prod(self.output["shape"]))
         if outputs != len(self.classes):
             raise RunnerError(f"the model has {outputs} outputs but the config names {len(self.classes)} classes")
