@@ -1,0 +1,132 @@
+"""What a board can hold, read from its linker script, and what a model will need, estimated before training.
+
+The limits come from the board's own folder (``firmware_export/boards/<name>/<name>.ld``): FLASH and RAM
+lengths and the stack the script reserves. The estimate lets a trial be pruned before any training; after
+conversion the trial is measured exactly (the monitoring image's ``arm-none-eabi-size``) and the estimate is
+kept beside the exact figures so its error is visible.
+
+The estimate's constants were measured (arm-none-eabi-gcc 12.2, -O2, Dec 2026) on two exports of synthetic
+DRSN-CW models (750 and 20,734 parameters, 256-sample windows) and the paper-size one (RESULTS.md §6, §12):
+- arena: 3 x the largest int8 feature map (exact arenas: 1,538 / 2,080 / 12,290 bytes against 1,536 /
+  1,536 / 12,288 estimated): at or below the exact figure on all three, so pruning on it never drops a
+  model that would fit;
+- static RAM: the arena, one float window (4 B per sample), the stream ring (``RING_BYTES_PER_SAMPLE``),
+  about 600 bytes of monitor state and the stack where the image holds it (6,488 estimated against
+  6,492 exact on the micro:bit; the paper-size model: 16,984 B over against the linker's 16,988);
+- flash: the monitoring firmware without a model (``FLASH_FIXED``) plus one byte per weight (int8); the
+  per-op tables (about 146 bytes per lowered op) are left out, which keeps the estimate below the truth.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from drsn_edge.errors import DrsnError
+from drsn_edge.models import ModelConfig, build_model, count_macs, count_parameters
+
+RAM_FIXED = 600  # monitor state, UART buffers: static RAM of an image minus arena, window and ring
+# bytes of the stream ring per window sample: float ring of DRSN_STREAM_CAPACITY samples (board.mk / drsn_stream.h)
+RING_BYTES_PER_SAMPLE = {"microbit": 5, "stm32f405": 8}
+FLASH_FIXED = {"microbit": 30_000, "stm32f405": 20_500, "mps2_an386": 20_500}
+ARENA_PER_FEATURE_MAP = 3
+# instructions per MAC of the whole paper-size network on the Cortex-M4 (26.15 M / 1.32 M, GUIDE.md §6):
+# the stated cost model for a board without an emulator
+INSTRUCTIONS_PER_MAC = 19.8
+
+
+@dataclass(frozen=True)
+class Limits:
+    """A board's memory as its linker script lays it out."""
+
+    board: str
+    flash_bytes: int
+    ram_bytes: int
+    stack_bytes: int
+    stack_in_image: bool  # a .stack section: arm-none-eabi-size counts the stack in static RAM already
+
+    def ram_needed(self, static_ram: int) -> int:
+        """RAM the image needs at run time: static data plus the stack, counted once."""
+        return static_ram + (0 if self.stack_in_image else self.stack_bytes)
+
+    def excess(self, flash: int, static_ram: int) -> tuple[int, int]:
+        """Bytes over the flash and RAM limits (<= 0: fits), Optuna's constraint values."""
+        return flash - self.flash_bytes, self.ram_needed(static_ram) - self.ram_bytes
+
+
+def _kib(text: str) -> int:
+    number, unit = re.fullmatch(r"(\d+)\s*([KM]?)", text.strip()).groups()
+    return int(number) * {"": 1, "K": 1024, "M": 1024 * 1024}[unit]
+
+
+def board_limits(board: str) -> Limits:
+    """The FLASH and RAM lengths and the stack of ``board``'s linker script."""
+    from firmware_export.boards import get_board
+
+    folder = get_board(board).folder
+    scripts = sorted(folder.glob("*.ld"))
+    if not scripts:
+        raise DrsnError(f"board '{board}' has no linker script to read its memory from")
+    text = scripts[0].read_text()
+    regions = {m.group(1): _kib(m.group(2)) for m in re.finditer(r"^\s*(\w+)\s*\([^)]*\)\s*:.*LENGTH\s*=\s*(\w+)",
+                                                                 text, re.M)}
+    stack = re.search(r"__stack_size\s*=\s*(\w+)\s*;", text)
+    if "FLASH" not in regions or "RAM" not in regions or stack is None:
+        raise DrsnError(f"cannot read FLASH, RAM and the stack size from {scripts[0].name}")
+    return Limits(board, regions["FLASH"], regions["RAM"], _kib(stack.group(1)), ".stack" in text)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A model's cost before training (see the module docstring for how each figure is made)."""
+
+    parameters: int
+    macs: int
+    arena_bytes: int
+    static_ram_bytes: int
+    flash_bytes: int
+
+    def to_dict(self) -> dict:
+        return {"parameters": self.parameters, "macs": self.macs, "arena_bytes": self.arena_bytes,
+                "static_ram_bytes": self.static_ram_bytes, "flash_bytes": self.flash_bytes}
+
+
+def largest_feature_map(model: nn.Module, length: int) -> int:
+    """Values of the largest tensor the network's convolutions read or write (int8: bytes)."""
+    sizes = [length]
+
+    def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+        sizes.append(output[0].numel())
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, nn.Conv1d)]
+    model.eval()
+    with torch.no_grad():
+        model(torch.zeros(1, length))
+    for handle in handles:
+        handle.remove()
+    return max(sizes)
+
+
+def estimate(config: ModelConfig, limits: Limits) -> Estimate:
+    """Parameters, MACs, arena, static RAM and flash of ``config`` on the board, before any training."""
+    model = build_model(config)
+    length, board = config.in_length, limits.board
+    arena = ARENA_PER_FEATURE_MAP * largest_feature_map(model, length)
+    ram = RAM_FIXED + arena + 4 * length + RING_BYTES_PER_SAMPLE.get(board, 0) * length
+    ram += limits.stack_bytes if limits.stack_in_image else 0
+    params = count_parameters(model)
+    return Estimate(params, count_macs(model), arena, ram, FLASH_FIXED.get(board, 0) + params)
+
+
+def prune_reason(est: Estimate, limits: Limits) -> str | None:
+    """Why the estimate alone rules the model out on this board, or None when it may fit."""
+    flash_over, ram_over = limits.excess(est.flash_bytes, est.static_ram_bytes)
+    if ram_over > 0:
+        return (f"estimated RAM {limits.ram_needed(est.static_ram_bytes):,} B > {limits.ram_bytes:,} B "
+                f"(arena ~{est.arena_bytes:,} B)")
+    if flash_over > 0:
+        return f"estimated flash {est.flash_bytes:,} B > {limits.flash_bytes:,} B"
+    return None
