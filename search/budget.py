@@ -7,9 +7,9 @@ kept beside the exact figures so its error is visible.
 
 The estimate's constants were measured (arm-none-eabi-gcc 12.2, -O2, Dec 2026) on two exports of synthetic
 DRSN-CW models (750 and 20,734 parameters, 256-sample windows) and the paper-size one (RESULTS.md §6, §12):
-- arena: 3 x the largest int8 feature map (exact arenas: 1,538 / 2,080 / 12,290 bytes against 1,536 /
-  1,536 / 12,288 estimated): at or below the exact figure on all three, so pruning on it never drops a
-  model that would fit;
+- arena: 3 x the largest int8 feature map for the shrinkage networks (exact arenas: 1,538 / 2,080 /
+  12,290 bytes against 1,536 / 1,536 / 12,288 estimated), 2.5 x for ResNet (644 exact, 640 estimated): at
+  or below the exact figure on the exports measured, so pruning on it should not drop a model that fits;
 - static RAM: the arena, one float window (4 B per sample), the stream ring (``RING_BYTES_PER_SAMPLE``),
   about 600 bytes of monitor state and the stack where the image holds it (6,488 estimated against
   6,492 exact on the micro:bit; the paper-size model: 16,984 B over against the linker's 16,988);
@@ -32,7 +32,9 @@ RAM_FIXED = 600  # monitor state, UART buffers: static RAM of an image minus are
 # bytes of the stream ring per window sample: float ring of DRSN_STREAM_CAPACITY samples (board.mk / drsn_stream.h)
 RING_BYTES_PER_SAMPLE = {"microbit": 5, "stm32f405": 8}
 FLASH_FIXED = {"microbit": 30_000, "stm32f405": 20_500, "mps2_an386": 20_500}
-ARENA_PER_FEATURE_MAP = 3
+# arena per byte of the largest feature map: a shrinkage unit keeps |x|, the threshold and the result alive
+# beside x; a plain residual unit fewer (resnet 2,4 x1 on 256 samples: exact 644 B, estimate 640 B)
+ARENA_PER_FEATURE_MAP = {"drsn-cw": 3.0, "drsn-cs": 3.0, "resnet": 2.5, "convnet": 2.5}
 # instructions per MAC of the whole paper-size network on the Cortex-M4 (26.15 M / 1.32 M, GUIDE.md §6):
 # the stated cost model for a board without an emulator
 INSTRUCTIONS_PER_MAC = 19.8
@@ -114,7 +116,7 @@ def estimate(config: ModelConfig, limits: Limits) -> Estimate:
     """Parameters, MACs, arena, static RAM and flash of ``config`` on the board, before any training."""
     model = build_model(config)
     length, board = config.in_length, limits.board
-    arena = ARENA_PER_FEATURE_MAP * largest_feature_map(model, length)
+    arena = int(ARENA_PER_FEATURE_MAP[config.arch] * largest_feature_map(model, length))
     ram = RAM_FIXED + arena + 4 * length + RING_BYTES_PER_SAMPLE.get(board, 0) * length
     ram += limits.stack_bytes if limits.stack_in_image else 0
     params = count_parameters(model)
