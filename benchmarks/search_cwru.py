@@ -64,15 +64,15 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--eval-limit", type=int, default=600)
-    p.add_argument("--boards", default=",".join(BOARDS))
+    p.add_argument("--boards", default=",".join(BOARDS), help="boards to run now (results merge into result.json)")
     p.add_argument("--tag", default="small")
     a = p.parse_args()
     from search.cli import cmd_search
     from search.space import Space
 
     root = ROOT / "benchmarks" / "results" / f"search_cwru_{a.tag}"
-    record = {"data": DATA, "trials": a.trials, "epochs": a.epochs, "workers": a.workers, "seed": a.seed,
-              "eval_limit": a.eval_limit, "boards": {}}
+    saved = root / "result.json"
+    record = json.loads(saved.read_text()) if saved.is_file() else {"data": DATA, "boards": {}}
     for board in a.boards.split(","):
         out = root / board
         out.mkdir(parents=True, exist_ok=True)
@@ -84,7 +84,8 @@ def main() -> None:
         front = json.loads((out / "front.json").read_text())
         lengths = [None] + ([512] if board == "microbit" else [])
         paper = [paper_point(board, n, root / f"paper_{board}_{n or 2048}", a) for n in lengths]
-        record["boards"][board] = {"search_wall_seconds": front["wall_seconds_here"], "states": front["states"],
+        record["boards"][board] = {"trials": a.trials, "epochs": a.epochs, "workers": a.workers, "seed": a.seed,
+                                   "eval_limit": a.eval_limit, "search_wall_seconds": front["wall_seconds_here"], "states": front["states"],
                                    "pruned_before_training": front["pruned_before_training"],
                                    "front": front["front"], "chosen": front["chosen"], "paper": paper,
                                    "wall_seconds_with_paper": round(time.time() - start, 1)}

@@ -57,8 +57,15 @@ def cmd_search(args: argparse.Namespace) -> int:
                              measure_windows=args.measure_windows, channel=args.channel,
                              val_condition=args.val_condition)
     study = load_study(plan, args.seed, create=not args.resume)
-    study.set_user_attr("settings", {"data": args.data, "board": limits.board, "epochs": args.epochs,
-                                     "seed": args.seed, "space": space.to_dict()}) if not args.resume else None
+    mine = {"board": limits.board, "epochs": args.epochs, "space": space.to_dict()}
+    if not args.resume:
+        study.set_user_attr("settings", {**mine, "data": args.data, "seed": args.seed})
+    else:  # a machine joining with another board, epochs or space would mix incomparable trials
+        theirs = study.user_attrs.get("settings", {})
+        differ = [k for k, v in mine.items() if k in theirs and theirs[k] != v]
+        if differ:
+            raise DrsnError(f"study '{args.study}' was started with other {', '.join(differ)} "
+                            f"({', '.join(f'{k}={theirs[k]}' for k in differ if k != 'space') or 'see its space'})")
     print(f"search on {limits.board}: flash {limits.flash_bytes:,} B, RAM {limits.ram_bytes:,} B; "
           f"{args.trials} trials, {args.workers} worker(s), study '{args.study}' in {plan.storage.split('@')[-1]}",
           flush=True)

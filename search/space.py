@@ -42,6 +42,8 @@ class Space:
         ints = [v for f in fields(self) if f.name not in ("archs", "lr") for v in getattr(self, f.name)]
         if any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in ints):
             raise DrsnError("search space sizes must be positive integers")
+        if any(k % 2 == 0 for k in self.kernel_size + self.stem_kernel_size):
+            raise DrsnError("search space kernel sizes must be odd")
 
     @classmethod
     def load(cls, path: str | None) -> "Space":

@@ -90,7 +90,8 @@ def retried(trials: list[FrozenTrial]) -> set[int]:
     return {n for t in trials for n in t.system_attrs.get("retry_history", [])}
 
 
-def _status(study: optuna.Study, budget: int) -> tuple[int, int, int]:
+def _status(study: optuna.Study) -> tuple[int, int, int]:
+    """Trials counted against the budget, running, and queued."""
     trials = study.get_trials(deepcopy=False)
     again = retried(trials)
     counted = [t for t in trials if t.number not in again]
@@ -107,7 +108,7 @@ def run_worker(settings: TrialSettings, plan: WorkerPlan, index: int, report: Ca
     objective = Objective(settings, board_limits(settings.board))
     callbacks = [report] if report else []
     while True:
-        counted, running, waiting = _status(study, plan.trials)
+        counted, running, waiting = _status(study)
         if waiting or counted < plan.trials:
             study.optimize(objective, n_trials=1, catch=(DrsnError,), callbacks=callbacks)
         elif running:  # another worker's trial: wait, and re-queue it if its worker has died

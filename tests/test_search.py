@@ -96,14 +96,16 @@ def test_too_small_a_board_prunes_before_training_and_is_deterministic(tmp_path:
         done = run_search(*FAST, "--trials", "3", "--space", space, "--out", str(out), "--workers", workers,
                           "--seed", "5", timeout=300)
         assert done.returncode == 0, done.stderr
-        assert done.stdout.count("pruned before training: estimated RAM") == 3
-        assert not (out / "trials").exists()  # no trial got as far as a folder, let alone training
         study = optuna.load_study(study_name="drsn-search", storage=f"sqlite:///{out / 'study.db'}")
         trials = study.get_trials()
-        assert [t.state.name for t in trials] == ["PRUNED"] * 3
+        # two workers that find the budget open at the same moment may each start one more (documented)
+        assert 3 <= len(trials) <= 2 + int(workers)
+        assert done.stdout.count("pruned before training: estimated RAM") == len(trials)
+        assert not (out / "trials").exists()  # no trial got as far as a folder, let alone training
+        assert {t.state.name for t in trials} == {"PRUNED"}
         assert all(t.user_attrs["estimate"]["static_ram_bytes"] > 16384 for t in trials)
         front = json.loads((out / "front.json").read_text())
-        assert front["front"] == [] and front["pruned_before_training"] == 3 and front["chosen"] is None
+        assert front["front"] == [] and front["pruned_before_training"] == len(trials) and front["chosen"] is None
         assert all(t.user_attrs["worker"] for t in trials)
     again = run_search(*FAST, "--trials", "3", "--space", space, "--out", str(tmp_path / "c"), "--seed", "5",
                        timeout=300)
@@ -111,6 +113,11 @@ def test_too_small_a_board_prunes_before_training_and_is_deterministic(tmp_path:
     study_c = optuna.load_study(study_name="drsn-search", storage=f"sqlite:///{tmp_path / 'c' / 'study.db'}")
     assert again.returncode == 0
     assert [t.params for t in study_b.get_trials()] == [t.params for t in study_c.get_trials()]
+    # joining a study with another budget is refused: its trials would not be comparable
+    other = run_search(*FAST, "--board", "stm32f405", "--trials", "3", "--space", space, "--resume",
+                       "--out", str(tmp_path / "c"), timeout=300)
+    assert other.returncode == 2 and other.stderr.strip() == \
+        "error: study 'drsn-search' was started with other board (board=microbit)"
 
 
 def _free_port() -> int:
