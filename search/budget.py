@@ -5,16 +5,16 @@ lengths and the stack the script reserves. The estimate lets a trial be pruned b
 conversion the trial is measured exactly (the monitoring image's ``arm-none-eabi-size``) and the estimate is
 kept beside the exact figures so its error is visible.
 
-The estimate's constants were measured (arm-none-eabi-gcc 12.2, -O2, Dec 2026) on two exports of synthetic
-DRSN-CW models (750 and 20,734 parameters, 256-sample windows) and the paper-size one (RESULTS.md §6, §12):
-- arena: 3 x the largest int8 feature map for the shrinkage networks (exact arenas: 1,538 / 2,080 /
-  12,290 bytes against 1,536 / 1,536 / 12,288 estimated), 2.5 x for ResNet (644 exact, 640 estimated): at
-  or below the exact figure on the exports measured, so pruning on it should not drop a model that fits;
-- static RAM: the arena, one float window (4 B per sample), the stream ring (``RING_BYTES_PER_SAMPLE``),
-  about 600 bytes of monitor state and the stack where the image holds it (6,488 estimated against
-  6,492 exact on the micro:bit; the paper-size model: 16,984 B over against the linker's 16,988);
-- flash: the monitoring firmware without a model (``FLASH_FIXED``) plus one byte per weight (int8); the
-  per-op tables (about 146 bytes per lowered op) are left out, which keeps the estimate below the truth.
+Pruning uses a lower bound, so it never drops a model that would fit: a convolution's input and output
+are alive at once, so the arena holds at least the largest such pair (int8: one byte per value), and the
+image at least that plus one float window (4 B per sample), the stream ring (``RING_BYTES_PER_SAMPLE``),
+about 600 bytes of monitor state and the stack where the image holds it. The estimate beside it (reported,
+not used to prune) takes the arena as 3x the largest int8 feature map for the shrinkage networks, 2.5x for
+ResNet: measured (arm-none-eabi-gcc 12.2, -O2) on exports of 750, 1,758, 20,734 and 11,358 (paper-size)
+parameters, within about 20% of the exact arena (e.g. 12,288 estimated for 12,290 exact; 6,144 for 5,136
+with a stride-4 stem). Flash: the monitoring firmware without a model (``FLASH_FIXED``) plus one byte per
+weight, leaving out the per-op tables (about 146 bytes per lowered op), so it stays below the truth. After
+conversion every trial is measured exactly and the estimate is kept beside the exact figures.
 """
 from __future__ import annotations
 
@@ -90,18 +90,21 @@ class Estimate:
     arena_bytes: int
     static_ram_bytes: int
     flash_bytes: int
+    arena_lower_bytes: int  # the largest convolution's input + output: the arena cannot be smaller
+    static_ram_lower_bytes: int
 
     def to_dict(self) -> dict:
         return {"parameters": self.parameters, "macs": self.macs, "arena_bytes": self.arena_bytes,
-                "static_ram_bytes": self.static_ram_bytes, "flash_bytes": self.flash_bytes}
+                "static_ram_bytes": self.static_ram_bytes, "flash_bytes": self.flash_bytes,
+                "arena_lower_bytes": self.arena_lower_bytes, "static_ram_lower_bytes": self.static_ram_lower_bytes}
 
 
-def largest_feature_map(model: nn.Module, length: int) -> int:
-    """Values of the largest tensor the network's convolutions read or write (int8: bytes)."""
-    sizes = [length]
+def feature_maps(model: nn.Module, length: int) -> tuple[int, int]:
+    """(largest tensor a convolution reads or writes, largest input + output of one convolution), in values."""
+    pairs = [(length, length)]
 
     def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
-        sizes.append(output[0].numel())
+        pairs.append((inputs[0][0].numel(), output[0].numel()))
 
     handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, nn.Conv1d)]
     model.eval()
@@ -109,26 +112,28 @@ def largest_feature_map(model: nn.Module, length: int) -> int:
         model(torch.zeros(1, length))
     for handle in handles:
         handle.remove()
-    return max(sizes)
+    return max(max(pair) for pair in pairs), max(a + b for a, b in pairs[1:] or pairs)
 
 
 def estimate(config: ModelConfig, limits: Limits) -> Estimate:
-    """Parameters, MACs, arena, static RAM and flash of ``config`` on the board, before any training."""
+    """Parameters, MACs, arena, static RAM (estimate and lower bound) and flash of ``config`` on the board."""
     model = build_model(config)
     length, board = config.in_length, limits.board
-    arena = int(ARENA_PER_FEATURE_MAP[config.arch] * largest_feature_map(model, length))
-    ram = RAM_FIXED + arena + 4 * length + RING_BYTES_PER_SAMPLE.get(board, 0) * length
-    ram += limits.stack_bytes if limits.stack_in_image else 0
+    largest, pair = feature_maps(model, length)
+    arena = int(ARENA_PER_FEATURE_MAP[config.arch] * largest)
+    rest = RAM_FIXED + 4 * length + RING_BYTES_PER_SAMPLE.get(board, 0) * length
+    rest += limits.stack_bytes if limits.stack_in_image else 0
     params = count_parameters(model)
-    return Estimate(params, count_macs(model), arena, ram, FLASH_FIXED.get(board, 0) + params)
+    return Estimate(params, count_macs(model), arena, rest + arena, FLASH_FIXED.get(board, 0) + params,
+                    pair, rest + pair)
 
 
 def prune_reason(est: Estimate, limits: Limits) -> str | None:
-    """Why the estimate alone rules the model out on this board, or None when it may fit."""
-    flash_over, ram_over = limits.excess(est.flash_bytes, est.static_ram_bytes)
+    """Why the lower bounds alone rule the model out on this board, or None when it may fit."""
+    flash_over, ram_over = limits.excess(est.flash_bytes, est.static_ram_lower_bytes)
     if ram_over > 0:
-        return (f"estimated RAM {limits.ram_needed(est.static_ram_bytes):,} B > {limits.ram_bytes:,} B "
-                f"(arena ~{est.arena_bytes:,} B)")
+        return (f"RAM at least {limits.ram_needed(est.static_ram_lower_bytes):,} B > {limits.ram_bytes:,} B "
+                f"(arena at least {est.arena_lower_bytes:,} B)")
     if flash_over > 0:
         return f"estimated flash {est.flash_bytes:,} B > {limits.flash_bytes:,} B"
     return None
