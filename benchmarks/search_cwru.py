@@ -54,7 +54,33 @@ def paper_point(board: str, length: int | None, out: Path, a: argparse.Namespace
     args.trials, args.workers = 1, 1
     cmd_search(args)
     front = json.loads((out / "front.json").read_text())
+    if not front["complete"]:  # refused by the linker after conversion
+        return {"window_length": length or 2048, "fits": False, "reason": f"pruned or failed: {front['states']}"}
     return {"window_length": length or 2048, "fits": True, **front["complete"][0]}
+
+
+def _row(label: str, r: dict) -> str:
+    from search.progress import describe_model
+
+    if not r.get("fits", True):
+        return f"| {label} | paper DRSN-CW, L{r['window_length']} | does not fit: {r['reason']} | | | | | |"
+    return (f"| {label} | {describe_model(r['model'])} | {r['accuracy']:.4f} | {r['clean']:.4f} | "
+            f"{r['noisy_mean']:.4f} | {r['instructions'] / 1e6:.2f} M | {r['ram_bytes']:,.0f} | {r['flash_bytes']:,} |")
+
+
+def summary(record: dict) -> str:
+    """The Markdown table RESULTS.md quotes: per board the chosen model, the front and the paper's network."""
+    lines = []
+    for board, b in record["boards"].items():
+        lines += [f"**{board}** ({b['trials']} trials, {b['epochs']} epochs, {b['workers']} worker; states "
+                  f"{b['states']}, {b['pruned_before_training']} pruned before training; search wall time "
+                  f"{b['search_wall_seconds'] / 60:.0f} min)", "",
+                  "| | model | score (clean + 9 noisy cells) | clean | noisy mean | instructions | RAM (B) | flash (B) |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for r in b["front"]:
+            lines.append(_row("chosen" if r["trial"] == b["chosen"] else f"front (trial {r['trial']})", r))
+        lines += [_row("paper", r) for r in b["paper"]] + [""]
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -84,12 +110,13 @@ def main() -> None:
         front = json.loads((out / "front.json").read_text())
         lengths = [None] + ([512] if board == "microbit" else [])
         paper = [paper_point(board, n, root / f"paper_{board}_{n or 2048}", a) for n in lengths]
-        record["boards"][board] = {"trials": a.trials, "epochs": a.epochs, "workers": a.workers, "seed": a.seed,
+        record["boards"][board] = {"trials": front["trials"], "epochs": a.epochs, "workers": a.workers, "seed": a.seed,
                                    "eval_limit": a.eval_limit, "search_wall_seconds": front["wall_seconds_here"], "states": front["states"],
                                    "pruned_before_training": front["pruned_before_training"],
                                    "front": front["front"], "chosen": front["chosen"], "paper": paper,
                                    "wall_seconds_with_paper": round(time.time() - start, 1)}
         (root / "result.json").write_text(json.dumps(record, indent=2) + "\n")
+        (root / "summary.md").write_text(summary(record) + "\n")
     print(json.dumps({b: {"chosen": v["chosen"], "paper": [x.get("accuracy") for x in v["paper"]]}
                       for b, v in record["boards"].items()}, indent=2))
 
