@@ -15,10 +15,11 @@ def describe_model(model: dict) -> str:
 
 
 def trial_line(total: int) -> Callable[[optuna.Study, FrozenTrial], None]:
-    """An Optuna callback printing ``trial N/total: model: result``."""
+    """An Optuna callback printing ``[finished/total] trial N [worker]: model: result``."""
 
     def report(study: optuna.Study, trial: FrozenTrial) -> None:
-        head = f"trial {trial.number + 1}/{total} [{trial.user_attrs.get('worker', '?')}]: " \
+        done = sum(t.state.is_finished() for t in study.get_trials(deepcopy=False))
+        head = f"[{done}/{total}] trial {trial.number} [{trial.user_attrs.get('worker', '?')}]: " \
                f"{describe_model(trial.user_attrs.get('model', {}))}"
         if trial.state == TrialState.COMPLETE:
             acc, instr, ram = trial.values
