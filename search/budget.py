@@ -10,9 +10,8 @@ are alive at once, so the arena holds at least the largest such pair (int8: one 
 image at least that plus one float window (4 B per sample), the stream ring (``RING_BYTES_PER_SAMPLE``),
 about 600 bytes of monitor state and the stack where the image holds it. The estimate beside it (reported,
 not used to prune) takes the arena as 3x the largest int8 feature map for the shrinkage networks, 2.5x for
-ResNet: measured (arm-none-eabi-gcc 12.2, -O2) on exports of 750, 1,758, 20,734 and 11,358 (paper-size)
-parameters, within about 20% of the exact arena (e.g. 12,288 estimated for 12,290 exact; 6,144 for 5,136
-with a stride-4 stem). Flash: the monitoring firmware without a model (``FLASH_FIXED``) plus one byte per
+ResNet: right for a stride-2 stem (12,288 estimated for the paper-size model's 12,290 exact arena), up to
+50% high with a stride-4 stem (6,144 for 4,110; benchmarks/RESULTS.md §15), hence not used to prune. Flash: the monitoring firmware without a model (``FLASH_FIXED``) plus one byte per
 weight, leaving out the per-op tables (about 146 bytes per lowered op), so it stays below the truth. After
 conversion every trial is measured exactly and the estimate is kept beside the exact figures.
 """
