@@ -27,6 +27,7 @@ from drsn_edge.buildinfo import load_build_info  # noqa: E402
 pytest.importorskip("ai_edge_litert")
 
 from quantize.runtimes.litert import LiteRTPredictor  # noqa: E402
+from needs import require_tools
 
 L = 512
 DRSN_OPS = {"PAD", "RESHAPE", "CONV_2D", "MAX_POOL_2D", "MUL", "ADD", "ABS", "MEAN", "FULLY_CONNECTED",
@@ -237,11 +238,8 @@ def test_fixed_point_primitives(engine: dict[str, Path], tmp_path: Path) -> None
 
 
 def test_compiles_for_cortex_m4(engine: dict[str, Path], tmp_path: Path) -> None:
+    require_tools("arm-none-eabi-gcc", install="gcc-arm-none-eabi libnewlib-arm-none-eabi")
     gcc = shutil.which("arm-none-eabi-gcc")
-    if gcc is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("arm-none-eabi-gcc missing in CI (.ci/run installs gcc-arm-none-eabi)")
-        pytest.skip("arm-none-eabi-gcc not installed (apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi)")
     for source in compiled_sources():
         done = subprocess.run([gcc, *ARM_FLAGS, "-c", str(engine["fw"] / source), "-o",
                                str(tmp_path / (source + ".o"))], capture_output=True, text=True)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -27,6 +26,7 @@ from firmware_export.device import image, qemu
 from firmware_export.device.link import Link
 from firmware_export.monitor import CSRC as MONITOR_CSRC
 from firmware_export.pi.bundle import RUNNER
+from needs import require_tools
 
 TIMING = ("latency_ms", "wall", "ticks")  # the fields that may differ between the device and the Pi
 TOOLS = ("qemu-system-arm", *image.TOOLS)
@@ -34,12 +34,7 @@ TOOLS = ("qemu-system-arm", *image.TOOLS)
 
 @pytest.fixture(scope="module")
 def tools() -> None:
-    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
-    if missing:
-        message = f"firmware tools missing: {', '.join(missing)} (apt-get install {image.PACKAGES} {qemu.PACKAGE})"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    require_tools(*TOOLS, what="firmware tools", install=f"{image.PACKAGES} {qemu.PACKAGE}")
 
 
 @pytest.fixture(scope="module")
@@ -199,8 +194,7 @@ def load_pi_runner():
 
 @pytest.fixture(scope="module")
 def host_harness(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if shutil.which("cc") is None:
-        pytest.skip("no host C compiler")
+    require_tools("cc", what="host C compiler", install="gcc libc6-dev")
     root = tmp_path_factory.mktemp("monitor_host")
     (root / "drsn_model.h").write_text("#define DRSN_WINDOW_LENGTH 16\n#define DRSN_NUM_CLASSES 4\n")
     (root / "main.c").write_text(HOST_HARNESS)

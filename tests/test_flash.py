@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ import pytest
 from drsn_edge.cli import main
 from firmware_export.device import image, qemu
 from firmware_export.device.flash import PROBES
+from needs import require_tools
 
 FAKE_TOOL = """#!/bin/sh
 printf '%s\\n' "$0" "$@" > "{log}/$(basename "$0").argv"
@@ -24,12 +24,7 @@ printf '%s\\n' "$0" "$@" > "{log}/$(basename "$0").argv"
 
 @pytest.fixture(scope="module")
 def fw(cwru_int8_build: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    missing = [tool for tool in ("qemu-system-arm", *image.TOOLS) if shutil.which(tool) is None]
-    if missing:
-        message = f"firmware tools missing: {', '.join(missing)} (apt-get install {image.PACKAGES} {qemu.PACKAGE})"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    require_tools("qemu-system-arm", *image.TOOLS, what="firmware tools", install=f"{image.PACKAGES} {qemu.PACKAGE}")
     out = tmp_path_factory.mktemp("flash") / "fw"
     assert main(["export", str(cwru_int8_build), "--target", "c", "--out", str(out)]) == 0
     return out

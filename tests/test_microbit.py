@@ -6,8 +6,6 @@ the real export.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +19,7 @@ from firmware_export.device import image, qemu
 from firmware_export.boards import get_board
 from firmware_export.device.link import Link
 from firmware_export.monitor import write_sources
+from needs import require_tools
 
 L, CLASSES = 64, ("normal", "inner", "outer", "ball")
 # class = the window's first sample (0..3), logits = (k == class) * 100 - sample sums kept small
@@ -45,12 +44,7 @@ int drsn_classify(const float *window, int8_t logits[DRSN_NUM_CLASSES])
 
 @pytest.fixture(scope="module")
 def standin(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    missing = [tool for tool in ("qemu-system-arm", *image.TOOLS) if shutil.which(tool) is None]
-    if missing:
-        message = f"firmware tools missing: {', '.join(missing)}"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    require_tools("qemu-system-arm", *image.TOOLS, what="firmware tools")
     fw = tmp_path_factory.mktemp("microbit") / "fw"
     fw.mkdir()
     copy_support(fw)
@@ -69,7 +63,7 @@ def standin(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_microbit_streams_classifies_and_alarms(standin: Path) -> None:
     classes = [0, 0, 1, 1, 1, 0]  # one window each (hop = window)
     samples = np.concatenate([np.full(L, k, np.float32) for k in classes])
-    with qemu.booted(get_board("microbit"), standin) as url, Link(url) as link:
+    with qemu.booted(get_board("microbit"), standin) as url, Link(url, timeout=60) as link:
         hello = link.hello()
         assert hello["board"] == "microbit" and hello["timer"] == "timer0" and hello["emulated"] == 1
         assert hello["stream_capacity"] == L + L // 4 and hello["core_hz"] == 16_000_000

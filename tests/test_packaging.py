@@ -3,8 +3,6 @@ arm-none-eabi-gcc as a smoke test, and built for the host, where the five-line a
 window exactly as the export's own harness does."""
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -13,6 +11,7 @@ import pytest
 
 from drsn_edge.cli import main
 from firmware_export.c_engine.runner import compile_host
+from needs import require_tools
 
 APP = """#include <stdio.h>
 #include "drsn_model.h"
@@ -44,10 +43,7 @@ set(CMAKE_EXE_LINKER_FLAGS_INIT "--specs=nosys.specs --specs=nano.specs")
 
 @pytest.fixture(scope="module")
 def fw(cwru_int8_build: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if shutil.which("cmake") is None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("cmake missing (apt-get install cmake)")
-        pytest.skip("cmake missing")
+    require_tools("cmake", install="cmake")
     out = tmp_path_factory.mktemp("pkg") / "fw"
     assert main(["export", str(cwru_int8_build), "--target", "c", "--out", str(out)]) == 0
     return out
@@ -68,8 +64,7 @@ def cmake(src: Path, build: Path, *extra: str) -> None:
 
 
 def test_cmake_library_cross_compiles_for_cortex_m4(fw: Path, tmp_path: Path) -> None:
-    if shutil.which("arm-none-eabi-gcc") is None:
-        pytest.skip("arm-none-eabi-gcc missing")
+    require_tools("arm-none-eabi-gcc", install="gcc-arm-none-eabi libnewlib-arm-none-eabi")
     src = project(tmp_path / "app", fw)
     (tmp_path / "arm.cmake").write_text(TOOLCHAIN)
     cmake(src, tmp_path / "build", f"-DCMAKE_TOOLCHAIN_FILE={tmp_path / 'arm.cmake'}")
