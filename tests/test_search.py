@@ -24,6 +24,7 @@ pytest.importorskip("ai_edge_litert")
 pytest.importorskip("psycopg2")
 
 from drsn_edge.models import ModelConfig  # noqa: E402
+from needs import unavailable  # noqa: E402
 from search.budget import board_limits, estimate, prune_reason  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -132,7 +133,7 @@ def postgres():
     """A throwaway PostgreSQL 15 server on a free port, sockets and data in a temporary directory.
     initdb and the server refuse to run as root, so as root they run as ``nobody``."""
     if not (PG_BIN / "initdb").is_file():
-        pytest.skip("PostgreSQL 15 is not installed (apt-get install postgresql)")
+        unavailable("PostgreSQL 15 is not installed (apt-get install postgresql)")
     root = Path(tempfile.mkdtemp(prefix="drsn-pg-"))
     as_user = []
     if os.geteuid() == 0:
