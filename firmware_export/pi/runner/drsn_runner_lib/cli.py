@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import time
+from contextlib import nullcontext
 from typing import TextIO
 
 from . import fleet, output
@@ -126,13 +127,14 @@ def run(args: argparse.Namespace, out: TextIO, warn: Warnings, tally: Tally, gat
                     output.announce_alert(names[alert], args.alert_after, record["time"])
             if args.raw:
                 record["raw"] = raw.tolist()
-            output.write_line(out, record)
+            with gate.held() if gate is not None else nullcontext():
+                output.write_line(out, record)
+                n += 1
+                tally.windows = n
             if pub is not None:
                 pub.window(record)
                 if args.alert_after:
                     alarms.update(pub, record["alert"], record["time"])
-            n += 1
-            tally.windows = n
             if args.max_windows is not None and n >= args.max_windows:
                 return n
     return n
