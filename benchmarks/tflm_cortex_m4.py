@@ -108,14 +108,14 @@ def main() -> None:
     kernels = sorted({k for op in manifest["ops"] for k in KERNELS[op]})
     library = [(tflm / s, "c++") for s in FRAMEWORK] + [(tflm / f"{MICRO}/kernels/{k}.cc", "c++") for k in kernels]
     ours = [(fw / "drsn_inference.cc", "c++"), (fw / "drsn_model_data.cc", "c++")] + [
-        (fw / name, "c") for name in ("drsn_preprocess.c", "drsn_main.c", f"{BOARD.name}/startup.c",
-                                      f"{BOARD.name}/icount.c")]
+        (fw / name, "c") for name in ("drsn_preprocess.c", "drsn_main.c", "common/drsn_startup.c",
+                                      f"{BOARD.name}/startup.c", f"{BOARD.name}/icount.c")]
     includes = [f"-I{fw}", "-isystem", str(tflm), "-isystem", str(downloads / "flatbuffers/include"),
                 "-isystem", str(downloads / "gemmlowp"), "-isystem", str(downloads / "ruy")]
     objects = compile_all(library, includes, objdir) + compile_all(ours, includes, work)
 
     def link(elf: Path, objs: list[Path]) -> Path:
-        subprocess.run(["arm-none-eabi-g++", *ARCH, "--specs=rdimon.specs", "-nostartfiles",
+        subprocess.run(["arm-none-eabi-g++", *ARCH, "--specs=rdimon.specs", "-nostartfiles", f"-L{fw / 'common'}",
                         f"-T{fw / BOARD.name / 'mps2_an386.ld'}", "-Wl,--gc-sections", "-Wl,--wrap=drsn_classify",
                         "-o", str(elf), *map(str, objs), "-lm"], check=True)
         return elf
@@ -131,8 +131,9 @@ def main() -> None:
     device = run_windows(["bash", str(launcher(fw)), "--log", str(log), str(elf)], x, len(info.classes), work)
     counts = parse_icount(log.read_text())
     model = Path(args.build) / "model_int8.tflite"
-    micro = TFLMPredictor(model, info).raw_outputs(pre.apply(x))
-    litert = LiteRTPredictor(model, info).raw_outputs(pre.apply(x))[0]
+    reference = LiteRTPredictor(model, info)
+    litert = reference.raw_outputs(reference.network_input(x))[0]
+    micro = TFLMPredictor(model, info).raw_outputs(reference.network_input(x))
     # the smallest arena that runs on the 32-bit target (TFLM's records are smaller than on the host)
     def runs_with(arena: int) -> bool:
         obj = work / "drsn_inference_probe.o"

@@ -15,6 +15,7 @@ from pathlib import Path
 from drsn_edge.errors import DrsnError
 from drsn_edge.names import check_file_name, check_label
 from drsn_edge.preprocess import Preprocessing
+from drsn_edge.unknown import UnknownRule
 
 SIDECAR_NAME = "model.json"
 FORMAT = "drsn-edge-build"
@@ -30,12 +31,14 @@ class BuildInfo:
     files: dict[str, str] = field(default_factory=dict)  # role -> file name
     quantization: dict[str, dict] = field(default_factory=dict)  # file name -> {input, output}
     extra: dict = field(default_factory=dict)
+    unknown: UnknownRule | None = None  # the calibrated "unknown" threshold (drsn_edge.unknown), set by convert
 
     def to_dict(self) -> dict:
+        unknown = {"unknown": self.unknown.to_dict()} if self.unknown else {}
         return {"format": FORMAT, "name": self.name, "classes": self.classes,
                 "window_length": self.preprocessing.window_length, "sample_rate": self.preprocessing.sample_rate,
                 "preprocessing": self.preprocessing.to_dict(), "files": self.files,
-                "quantization": self.quantization, **self.extra}
+                "quantization": self.quantization, **unknown, **self.extra}
 
     def save(self, directory: str | Path) -> Path:
         path = Path(directory) / SIDECAR_NAME
@@ -62,13 +65,15 @@ def load_build_info(directory: str | Path) -> BuildInfo:
     path = Path(directory) / SIDECAR_NAME
     data = read_descriptor(path, FORMAT, f"{directory} is not a drsn-edge build directory (no {SIDECAR_NAME})",
                            f"{path} is not a drsn-edge build description")
-    known = {"format", "name", "classes", "window_length", "sample_rate", "preprocessing", "files", "quantization"}
+    known = {"format", "name", "classes", "window_length", "sample_rate", "preprocessing", "files", "quantization",
+             "unknown"}
     try:
         return BuildInfo(
             name=check_label(data["name"], "the model name"), classes=check_classes(data["classes"]),
             preprocessing=Preprocessing.from_dict(data["preprocessing"]),
             files=_files(data.get("files", {})), quantization=_quantization(data.get("quantization", {})),
             extra={k: v for k, v in data.items() if k not in known},
+            unknown=UnknownRule.from_dict(data["unknown"]) if "unknown" in data else None,
         )
     except KeyError as exc:
         raise DrsnError(f"{path} lacks {exc}") from None

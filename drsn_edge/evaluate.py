@@ -8,6 +8,7 @@ from drsn_edge.data.dataset import Windows
 from drsn_edge.data.noise import NOISE_TYPES, add_noise
 from drsn_edge.errors import DrsnError
 from drsn_edge.predictor import Predictor
+from drsn_edge.unknown import flagged_summary, unknown_result
 
 SWEEP_SNRS_DB: tuple[float, ...] = (-5.0, -4.0, -3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0)
 
@@ -21,10 +22,16 @@ def labels_in_model_order(windows: Windows, model_classes: list[str]) -> np.ndar
     return mapping[windows.y]
 
 
-def per_condition(condition: np.ndarray, correct: np.ndarray) -> dict[str, dict]:
-    """``{condition: {"n", "accuracy"}}`` from each window's condition and whether it was right."""
-    return {str(c): {"n": int((condition == c).sum()), "accuracy": float(correct[condition == c].mean())}
-            for c in sorted(set(condition.tolist()))}
+def per_condition(condition: np.ndarray, correct: np.ndarray, flags: np.ndarray | None = None) -> dict[str, dict]:
+    """``{condition: {"n", "accuracy"}}`` from each window's condition and whether it was right; with each
+    window's "unknown" flag, also how the flags fall there (``unknown``)."""
+    out = {}
+    for c in sorted(set(condition.tolist())):
+        here = condition == c
+        out[str(c)] = {"n": int(here.sum()), "accuracy": float(correct[here].mean())}
+        if flags is not None:
+            out[str(c)]["unknown"] = flagged_summary(flags[here], correct[here])
+    return out
 
 
 def noisy_windows(windows: Windows, noise: str | None, snr_db: float | None, seed: int) -> np.ndarray:
@@ -65,11 +72,15 @@ def evaluate(
 ) -> dict:
     """Score one predictor on one data condition (clean when ``noise`` is None)."""
     y_true = labels_in_model_order(windows, predictor.classes)
-    y_pred = predictor.predict(noisy_windows(windows, noise, snr_db, seed))
+    logits = predictor.checked_logits(noisy_windows(windows, noise, snr_db, seed))
+    y_pred = np.argmax(logits, axis=1)
     result = score(y_true, y_pred, predictor.classes)
     result.update({"model": predictor.name, "noise": noise or "clean", "snr_db": snr_db})
+    rule = predictor.unknown
+    result["unknown"] = unknown_result(rule, logits, y_pred == y_true)
     if len(windows.conditions) > 1:
-        result["per_condition"] = per_condition(windows.condition, y_pred == y_true)
+        flags = rule.flags(logits) if rule else None
+        result["per_condition"] = per_condition(windows.condition, y_pred == y_true, flags)
     return result
 
 
@@ -93,6 +104,8 @@ def sweep(
         "noise_types": list(noise_types),
         "snrs_db": list(snrs_db),
     }
+    if name in result["clean"].get("unknown", {}):  # what the calibrated threshold does on the clean windows
+        out["unknown"] = result["clean"]["unknown"][name]
     if "per_condition" in result:
         out["per_condition"] = {c: {"n": v["n"], "clean": v["clean"][name], "noisy_mean": v["noisy_mean"].get(name),
                                     "cells": [r["per_condition"][c]["accuracy"][name] for r in result["cells"]]}
@@ -117,15 +130,24 @@ def condition_table(result: dict) -> str:
     rows = result["per_condition"]
     kinds = result.get("noise_types", [])
     head = f"{'condition':<14}{'windows':>8}{'clean':>8}" if kinds else f"{'condition':<14}{'windows':>8}{'accuracy':>10}"
-    lines = [head + "".join(f"{k:>11}" for k in kinds) + ("  noisy mean" if kinds else "")]
+    flags = not kinds and all("unknown" in v for v in rows.values())
+    lines = [head + "".join(f"{k:>11}" for k in kinds) + ("  noisy mean" if kinds else "")
+             + ("   unknown: all  right  wrong  answered acc" if flags else "")]
     for cond, v in rows.items():
         if not kinds:
-            lines.append(f"{cond:<14}{v['n']:>8}{v['accuracy']:>10.4f}")
+            lines.append(f"{cond:<14}{v['n']:>8}{v['accuracy']:>10.4f}" + (_flag_cells(v["unknown"]) if flags else ""))
             continue
         by_kind = [np.mean([a for a, c in zip(v["cells"], result["cells"]) if c["noise"] == k]) for k in kinds]
         lines.append(f"{cond:<14}{v['n']:>8}{v['clean']:>8.3f}" + "".join(f"{a:>11.3f}" for a in by_kind)
                      + f"{v['noisy_mean']:>12.3f}")
     return "\n".join(lines)
+
+
+def _flag_cells(u: dict) -> str:
+    """Shares flagged "unknown" (all, right, wrong answers) and the answered accuracy, as table cells."""
+    cells = ["-" if u[k] is None else f"{u[k]:.3f}" for k in ("flagged", "flagged_right", "flagged_wrong",
+                                                               "answered_accuracy")]
+    return f"{cells[0]:>14}{cells[1]:>7}{cells[2]:>7}{cells[3]:>14}"
 
 
 def confusion_table(result: dict) -> str:
@@ -172,13 +194,17 @@ def compare_cells(
     desc = "sweep " + " vs ".join(names)
     for noise, snr in tqdm(cells, desc=desc, disable=not progress, leave=False):
         x = noisy_windows(windows, noise, snr, seed)
-        preds = {p.name: p.predict(x) for p in predictors}
+        logits = {p.name: p.checked_logits(x) for p in predictors}
+        preds = {n: np.argmax(v, axis=1) for n, v in logits.items()}
         ref = preds[names[0]]
         rows.append({
             "noise": noise or "clean", "snr_db": snr, "n": len(y),
             "accuracy": {n: float(np.mean(preds[n] == y)) for n in names},
             "agreement": {n: float(np.mean(preds[n] == ref)) for n in names[1:]},
         })
+        if any(p.unknown for p in predictors):  # risk-coverage and the calibrated flags, per runtime
+            rows[-1]["unknown"] = {p.name: unknown_result(p.unknown, logits[p.name], preds[p.name] == y)
+                                   for p in predictors if p.unknown}
         if several:
             by = {n: per_condition(windows.condition, preds[n] == y) for n in names}
             rows[-1]["per_condition"] = {c: {"n": by[names[0]][c]["n"], "accuracy": {n: by[n][c]["accuracy"] for n in names}}

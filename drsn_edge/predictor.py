@@ -16,6 +16,7 @@ import torch
 from drsn_edge.checkpoint import Checkpoint
 from drsn_edge.errors import DrsnError
 from drsn_edge.preprocess import Preprocessing
+from drsn_edge.unknown import UnknownRule
 
 
 class Predictor(ABC):
@@ -24,6 +25,7 @@ class Predictor(ABC):
     name: str
     classes: list[str]
     preprocessing: Preprocessing
+    unknown: UnknownRule | None = None  # the build's calibrated "unknown" threshold, if it has one
 
     @abstractmethod
     def logits_preprocessed(self, x: np.ndarray) -> np.ndarray:
@@ -33,12 +35,16 @@ class Predictor(ABC):
         """Raw sensor windows (N, L) -> logits (N, classes)."""
         return self.logits_preprocessed(self.preprocessing.apply(raw))
 
-    def predict(self, raw: np.ndarray) -> np.ndarray:
-        """Class indices; NaN or Inf logits (e.g. NaN weights) are an error, never a class and an accuracy."""
+    def checked_logits(self, raw: np.ndarray) -> np.ndarray:
+        """Logits; NaN or Inf logits (e.g. NaN weights) are an error, never a class and an accuracy."""
         logits = np.asarray(self.logits(raw))
         if not np.isfinite(logits).all():
             raise DrsnError(f"{self.name} gave NaN or Inf logits; the model is broken")
-        return np.argmax(logits, axis=1)
+        return logits
+
+    def predict(self, raw: np.ndarray) -> np.ndarray:
+        """Class indices."""
+        return np.argmax(self.checked_logits(raw), axis=1)
 
 
 class TorchPredictor(Predictor):

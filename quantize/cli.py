@@ -33,6 +33,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
+    from drsn_edge.buildinfo import load_build_info
     from quantize.convert.pipeline import ConvertOptions, convert, summary_text
     from quantize.convert.ranges import RangeMethod
 
@@ -41,10 +42,13 @@ def cmd_convert(args: argparse.Namespace) -> int:
         ranges=RangeMethod.parse(args.ranges),
         val_size=args.val_size, seed=args.seed, per_tensor=args.per_tensor,
         int16_activations=args.int16_activations, force=args.force, tflm=not args.no_tflm,
-        progress=not args.quiet,
+        unknown_rate=args.unknown_rate, progress=not args.quiet,
     )
     out, results = convert(args.model, opts)
     print(summary_text(out, results))
+    rule = load_build_info(out).unknown
+    print(f"  unknown              margin < {rule.threshold} LSB ({rule.threshold * rule.scale:.3f} in logits): "
+          f"{100 * rule.rate:.1f} % of the {rule.windows} validation windows flagged")
     if args.report:
         spec = args.report_data or results.calibration.validation_spec
         run_report([str(out)], out / "report", spec, args)
@@ -135,6 +139,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--per-tensor", action="store_true", help="per-tensor instead of per-channel weight scales")
     p.add_argument("--int16-activations", action="store_true", help="also build the int16x8 variant")
     p.add_argument("--no-tflm", action="store_true", help="skip the TensorFlow Lite Micro checks")
+    p.add_argument("--unknown-rate", type=float, default=default("unknown_rate"),
+                   help="share of the validation windows (training condition, clean and noisy) the 'unknown' "
+                        "threshold may flag; 0 answers every window")
     p.add_argument("--strict", action="store_true", help="exit non-zero when a validation check fails")
     p.add_argument("--force", action="store_true", help="replace an existing build directory")
     p.add_argument("--quiet", action="store_true")

@@ -70,6 +70,22 @@ def cwru_int8_build(cwru_model: Path, tmp_path_factory: pytest.TempPathFactory) 
 
 
 @pytest.fixture(scope="session")
+def cwru_small_build(cwru_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A `drsn-edge convert` build of a DRSN-CW small enough for the micro:bit's 16 KB RAM (the options the board
+    registry names: 1024-sample windows, one unit per stage, stem stride 4), 6 epochs on the real CWRU 0 HP data
+    with one thread (deterministic): enough for bit-exactness checks on every Cortex-M core, in seconds."""
+    from drsn_edge.cli import main
+    from firmware_export.boards import get_board
+
+    root = tmp_path_factory.mktemp("cwru_small")
+    assert main(["train", "--data", f"cwru:{cwru_dir}", "--arch", "drsn-cw", *get_board("microbit").small_model,
+                 "--epochs", "6", "--seed", "0", "--threads", "1", "--out", str(root / "m.pt"), "--quiet"]) == 0
+    assert main(["convert", str(root / "m.pt"), "--out", str(root / "build"), "--no-tflm", "--calib-size", "32",
+                 "--val-size", "16", "--quiet"]) == 0
+    return root / "build"
+
+
+@pytest.fixture(scope="session")
 def pi_work(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Train, convert and export one tiny model (1024-sample windows) to a Pi bundle; plus held-out windows as
     an .npz. Shared by tests/test_pi.py and tests/test_hostile_pi.py; tests must not change the bundle."""

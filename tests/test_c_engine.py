@@ -27,10 +27,13 @@ from drsn_edge.buildinfo import load_build_info  # noqa: E402
 pytest.importorskip("ai_edge_litert")
 
 from quantize.runtimes.litert import LiteRTPredictor  # noqa: E402
+from needs import require_tools
 
 L = 512
-DRSN_OPS = {"PAD", "RESHAPE", "CONV_2D", "MAX_POOL_2D", "MUL", "ADD", "ABS", "MEAN", "FULLY_CONNECTED",
-            "LOGISTIC", "SUB"}
+# the DRSN graph's steps: its element-wise chains and padded convolutions run fused (fuse.py); the unfused
+# kernels (ABS, SUB, and ADD/MUL/PAD in every position) are held to LiteRT by test_unfused_kernels_bit_exact
+DRSN_OPS = {"PAD", "RESHAPE", "CONV_2D", "PAD+CONV_2D", "MAX_POOL_2D", "MUL", "ADD", "MUL+ADD", "ABS+MEAN", "MEAN",
+            "ADD+MUL+SUB+SUB", "FULLY_CONNECTED", "LOGISTIC"}
 pytestmark = pytest.mark.filterwarnings("ignore:Statistics for quantized inputs")
 ARM_FLAGS = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard",
              "-mfpu=fpv4-sp-d16"]
@@ -49,8 +52,8 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def _litert(build: Path, raw: np.ndarray) -> np.ndarray:
-    info = load_build_info(build)
-    return LiteRTPredictor(build / "model_int8.tflite", info).raw_outputs(info.preprocessing.apply(raw))[0]
+    reference = LiteRTPredictor(build / "model_int8.tflite", load_build_info(build))
+    return reference.raw_outputs(reference.network_input(raw))[0]
 
 
 def _test_windows(n: int) -> np.ndarray:
@@ -94,6 +97,26 @@ def test_bit_exact_with_litert_reference(engine: dict[str, Path], tmp_path: Path
     assert c.dtype == np.int8 and c.shape == ref.shape == (300, 10)
     assert np.array_equal(c, ref), f"{int(np.sum(np.any(c != ref, axis=1)))} of 300 windows differ"
     assert len(np.unique(c.argmax(1))) > 1  # the comparison is not between constant outputs
+
+
+def test_unfused_kernels_bit_exact(engine: dict[str, Path], tmp_path: Path) -> None:
+    """The same graph with every op its own kernel (no fusion): the unfused kernels stay LiteRT's too, and fusion
+    saves arena bytes."""
+    from firmware_export.c_engine.emit import emit
+
+    graph, steps, plan = compile_model((engine["build"] / "model_int8.tflite").read_bytes(), fused=False)
+    assert {"ABS", "SUB", "PAD"} <= {s.op for s in steps} and not any("+" in s.op for s in steps)
+    assert plan.size > load_fw_info(engine["fw"])["arena_bytes"]
+    fw = tmp_path / "fw"
+    shutil.copytree(engine["fw"], fw)
+    meta = {"source": "model_int8.tflite", "name": "unfused", "classes": load_fw_info(fw)["classes"],
+            "preprocessing": load_fw_info(fw)["preprocessing"]}
+    for name, text in emit(graph, steps, plan, meta).items():
+        (fw / name).write_text(text)
+    raw = _test_windows(60)
+    exe = compile_host(fw, tmp_path, "-std=c99 -O1 -Wall -Wextra -Werror -fsanitize=address,undefined "
+                                     "-fno-sanitize-recover=all")
+    assert np.array_equal(run_windows([str(exe)], raw, 10, tmp_path), _litert(engine["build"], raw))
 
 
 def test_predictor_logits_match_litert(engine: dict[str, Path]) -> None:
@@ -215,7 +238,8 @@ def test_bit_exact_for_channel_shared_thresholds_and_conv_shortcut(engine: dict[
     raw = load_windows("synthetic", split="test", window_length=256).x[:200].astype(np.float32)
     c = run_windows([str(compile_host(fw, tmp_path))], raw, 10, tmp_path)
     assert np.array_equal(c, _litert(build, raw))
-    assert load_fw_info(fw)["ops"]["CONV_2D"] > 2 * 2 + 1  # the shortcut convolutions are there
+    ops = load_fw_info(fw)["ops"]
+    assert ops["CONV_2D"] + ops.get("PAD+CONV_2D", 0) > 2 * 2 + 1  # the shortcut convolutions are there
 
 
 def test_fixed_point_primitives(engine: dict[str, Path], tmp_path: Path) -> None:
@@ -237,11 +261,8 @@ def test_fixed_point_primitives(engine: dict[str, Path], tmp_path: Path) -> None
 
 
 def test_compiles_for_cortex_m4(engine: dict[str, Path], tmp_path: Path) -> None:
+    require_tools("arm-none-eabi-gcc", install="gcc-arm-none-eabi libnewlib-arm-none-eabi")
     gcc = shutil.which("arm-none-eabi-gcc")
-    if gcc is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("arm-none-eabi-gcc missing in CI (.ci/run installs gcc-arm-none-eabi)")
-        pytest.skip("arm-none-eabi-gcc not installed (apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi)")
     for source in compiled_sources():
         done = subprocess.run([gcc, *ARM_FLAGS, "-c", str(engine["fw"] / source), "-o",
                                str(tmp_path / (source + ".o"))], capture_output=True, text=True)

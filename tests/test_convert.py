@@ -90,6 +90,7 @@ def test_build_directory_holds_every_artefact(build: Path) -> None:
     assert q["input"]["dtype"] == "int8" and q["output"]["dtype"] == "int8"
     assert q["input"]["scale"] > 0 and -128 <= q["input"]["zero_point"] <= 127
     assert sidecar["tflm_arena_bytes"] > 0
+    assert 0 < sidecar["unknown"]["threshold"] <= 255 and sidecar["unknown"]["rate"] <= 0.05  # convert calibrated it
 
 
 def test_onnx_and_float_tflite_match_pytorch(build: Path, cwru_model: Path) -> None:

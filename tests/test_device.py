@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -18,28 +16,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from needs import require_tools
+from device_helpers import pi_lines, recording, require_firmware_tools, without_timing
 
 from drsn_edge.cli import main
-from drsn_edge.data.cwru import load_recording
 from drsn_edge.errors import DrsnError
 from firmware_export.boards import get_board
 from firmware_export.device import image, qemu
-from firmware_export.device.link import Link
+from firmware_export.device.link import Link, encode, encode_binary
 from firmware_export.monitor import CSRC as MONITOR_CSRC
 from firmware_export.pi.bundle import RUNNER
 
-TIMING = ("latency_ms", "wall", "ticks")  # the fields that may differ between the device and the Pi
-TOOLS = ("qemu-system-arm", *image.TOOLS)
 
 
 @pytest.fixture(scope="module")
 def tools() -> None:
-    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
-    if missing:
-        message = f"firmware tools missing: {', '.join(missing)} (apt-get install {image.PACKAGES} {qemu.PACKAGE})"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    require_firmware_tools()
 
 
 @pytest.fixture(scope="module")
@@ -50,25 +42,6 @@ def fw(cwru_int8_build: Path, tmp_path_factory: pytest.TempPathFactory, tools: N
     assert main(["export", str(cwru_int8_build), "--target", "pi", "--out", str(root / "pi")]) == 0
     images = image.build(root / "fw", "stm32f405", root / "img")
     return {"root": root, "fw": root / "fw", "pi": root / "pi", "elf": images["elf"]}
-
-
-def recording(cwru_dir: Path, path: Path) -> Path:
-    """3584 samples of the normal baseline then 2048 of inner-race fault IR007, as float32: with hop 512,
-    eight windows from normal through mixed to fault (the alarm rises on the way)."""
-    normal = load_recording(cwru_dir / "normal_0.mat").signal[50000:53584]
-    fault = load_recording(cwru_dir / "IR007_0.mat").signal[50000:52048]
-    np.concatenate([normal, fault]).astype("<f4").tofile(path)
-    return path
-
-
-def pi_lines(bundle: Path, data: Path, *args: str) -> list[dict]:
-    done = subprocess.run([sys.executable, str(bundle / RUNNER.name), "--format", "float32", "--raw", *args],
-                          input=data.read_bytes(), capture_output=True, check=True)
-    return [json.loads(line) for line in done.stdout.splitlines()]
-
-
-def without_timing(lines: list[dict]) -> list[dict]:
-    return [{k: v for k, v in line.items() if k not in TIMING} for line in lines]
 
 
 def test_firmware_lines_equal_the_pi_runner(fw: dict[str, Path], cwru_dir: Path, tmp_path: Path,
@@ -87,9 +60,9 @@ def test_firmware_lines_equal_the_pi_runner(fw: dict[str, Path], cwru_dir: Path,
     assert [line["class"] for line in device][:4] == ["normal"] * 4 and device[-1]["class"] == "IR007"
     assert device[0]["alert"] is None and device[-1]["alert"] == "IR007"
     assert list(device[0])[:5] == list(pi[0])[:5]  # the Pi's field order
-    # QEMU -icount shift=0: 1 ns per instruction; the paper-size DRSN-CW takes ~26 M instructions
+    # QEMU -icount shift=0: 1 ns per instruction; the paper-size DRSN-CW takes ~9 M instructions (RESULTS 11)
     instructions = [line["latency_ms"] * 1e6 for line in device]
-    assert all(1e7 < n < 6e7 for n in instructions), instructions
+    assert all(2e6 < n < 6e7 for n in instructions), instructions
     summary = capsys.readouterr().err
     assert "stm32f405 (drsn_cw, timer systick): 8 windows, 5632 samples; bad lines 0" in summary
 
@@ -109,6 +82,22 @@ def test_garbage_nan_and_long_lines_are_counted_not_fatal(fw: dict[str, Path]) -
     assert line is not None and line["window"] == 0 and line["time"] == pytest.approx(2048 / 12000, abs=1e-6)
     assert status == {"samples": 2048, "windows": 1, "bad_lines": 10, "non_finite": 4, "overruns": 0,
                       "uart_errors": 0}
+
+
+def test_binary_blocks_classify_like_text(fw: dict[str, Path]) -> None:
+    """A window as a `!bin` block (validate-device's framing) gives the very logits of the same window as text;
+    malformed blocks are bad lines, a NaN inside a block is dropped and counted like a text one."""
+    window = np.random.default_rng(1).standard_normal(2048).astype(np.float32)
+    with qemu.booted(get_board("stm32f405"), fw["elf"]) as url, Link(url) as link:
+        assert link.hello()["binary"] == 1
+        link.configure(hop=2048, raw=1)
+        link.write(encode(window))
+        text = link.read_line()
+        link.write(b"!bin 0\n!bin 99999999\n!bin x\n" + encode_binary(np.r_[window[:10], np.nan, window[10:]]))
+        binary = link.read_line()
+        status = link.status()
+    assert binary["raw"] == text["raw"] and binary["window"] == 1 and binary["class"] == text["class"]
+    assert status == {"samples": 4096, "windows": 2, "bad_lines": 3, "non_finite": 1, "overruns": 0, "uart_errors": 0}
 
 
 # ----------------------------------------------------------------------------- errors, without a device
@@ -199,8 +188,7 @@ def load_pi_runner():
 
 @pytest.fixture(scope="module")
 def host_harness(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if shutil.which("cc") is None:
-        pytest.skip("no host C compiler")
+    require_tools("cc", what="host C compiler", install="gcc libc6-dev")
     root = tmp_path_factory.mktemp("monitor_host")
     (root / "drsn_model.h").write_text("#define DRSN_WINDOW_LENGTH 16\n#define DRSN_NUM_CLASSES 4\n")
     (root / "main.c").write_text(HOST_HARNESS)

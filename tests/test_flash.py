@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
+from device_helpers import c_export
 
 from drsn_edge.cli import main
-from firmware_export.device import image, qemu
 from firmware_export.device.flash import PROBES
 
 FAKE_TOOL = """#!/bin/sh
@@ -24,15 +23,7 @@ printf '%s\\n' "$0" "$@" > "{log}/$(basename "$0").argv"
 
 @pytest.fixture(scope="module")
 def fw(cwru_int8_build: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    missing = [tool for tool in ("qemu-system-arm", *image.TOOLS) if shutil.which(tool) is None]
-    if missing:
-        message = f"firmware tools missing: {', '.join(missing)} (apt-get install {image.PACKAGES} {qemu.PACKAGE})"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    out = tmp_path_factory.mktemp("flash") / "fw"
-    assert main(["export", str(cwru_int8_build), "--target", "c", "--out", str(out)]) == 0
-    return out
+    return c_export(cwru_int8_build, tmp_path_factory, "flash")
 
 
 @pytest.fixture
@@ -98,7 +89,8 @@ def test_validate_device_is_bit_exact_on_cwru(fw: Path, cwru_dir: Path, tmp_path
     assert result["float"]["top1"] == 1.0 and result["accuracy"]["device"] == result["accuracy"]["litert"]
     timing = result["timing"]
     assert timing["unit"] == "instructions" and timing["emulated"] and timing["timer"] == "systick"
-    assert 1e7 < timing["instructions_per_inference"] < 6e7
+    assert 2e6 < timing["instructions_per_inference"] < 1.2e7  # ~6.7 M after issue 13; 15 M before
+    assert result["link"]["framing"] == "binary" and result["link"]["host_seconds_per_window"] > 0
     assert "3/3 identical, max 0 LSB" in capsys.readouterr().out
 
 

@@ -190,6 +190,11 @@ CONFIG_CASES = {
     "no model key": (("model",), DELETE, "lacks 'model'"),
     "no classes key": (("classes",), DELETE, "lacks 'classes'"),
     "normal class unknown": (("normal_class",), "healthy", "normal class 'healthy' is not one of the classes"),
+    "unknown threshold 256": (("unknown", "threshold"), 256, "'unknown' must be"),
+    "unknown threshold NaN": (("unknown", "threshold"), float("nan"), "'unknown' must be"),
+    "unknown threshold text": (("unknown", "threshold"), "5", "'unknown' must be"),
+    "unknown other score": (("unknown", "score"), "energy", "'unknown' must be"),
+    "unknown a list": (("unknown",), [5], "'unknown' must be"),
 }
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("drsn_edge", "quantize", "firmware_export")
-CONSUMERS = ("quantize", "firmware_export")
+PACKAGES = ("drsn_edge", "quantize", "firmware_export", "search")
+CONSUMERS = ("quantize", "firmware_export", "search")
 MAX_LINES = 400
 
 

@@ -47,6 +47,7 @@ from drsn_runner_lib.decide import Decider  # noqa: E402
 from drsn_runner_lib.model import Model  # noqa: E402
 from drsn_runner_lib.preprocessing import preprocess  # noqa: E402
 from drsn_runner_lib.resample import Resampler  # noqa: E402
+from needs import unavailable
 
 
 @pytest.fixture(scope="module")
@@ -106,22 +107,29 @@ def test_export_refuses_existing_bundle_and_non_builds(work: dict[str, Path], tm
 # --------------------------------------------------------------------------- runner = evaluate
 
 def test_runner_preprocessing_and_quantisation_are_bit_exact(work: dict[str, Path]) -> None:
-    """What the runner feeds the interpreter equals Preprocessing.apply + quantize_input, window by window."""
+    """What the runner feeds the interpreter equals drsn_edge.int8_input (the integer int8 input), window by
+    window; int16 samples give drsn_classify_i16's bytes; the float preprocessing copy equals apply."""
+    from drsn_edge.int8_input import Int8Input
+    from drsn_edge.preprocess import Preprocessing
+
     info = load_build_info(work["build"])
     x = read_npz(work["held"]).x
     config = json.loads((work["bundle"] / "config.json").read_text())
     model = Model(config, str(work["bundle"] / config["model"]), reference=True, threads=None)
     scale, zero = model.input["quantization"]
-    expected_float = info.preprocessing.apply(x)
-    expected = quantize_input(expected_float, scale, zero, np.int8)
+    spec = Int8Input(info.preprocessing, float(scale), int(zero))
     got = np.stack([model.input_tensor(row.astype(np.float64)).reshape(-1) for row in x])
     assert got.dtype == np.int8
-    np.testing.assert_array_equal(got, expected)
-    np.testing.assert_array_equal(preprocess(x, config["preprocessing"]), expected_float)
+    np.testing.assert_array_equal(got, spec.from_float(x))
+    old = quantize_input(info.preprocessing.apply(x), scale, zero, np.int8).astype(int)
+    assert np.abs(got.astype(int) - old).max() <= 1  # within 1 LSB of the float definition
+    adc = (np.random.default_rng(0).standard_normal(x.shape) * 900 + 2048).astype(np.int16)  # a WAV's samples
+    got = np.stack([model.input_tensor(row.astype(np.float64)).reshape(-1) for row in adc])
+    np.testing.assert_array_equal(got, spec.from_int16(adc))
+    assert model.input_tensor(np.full(x.shape[1], 1e300)) is None  # beyond float32: refused
+    np.testing.assert_array_equal(preprocess(x, config["preprocessing"]), info.preprocessing.apply(x))
     # a global normalisation too
     pre = {**config["preprocessing"], "normalisation": "global", "mean": 0.5, "std": 3.0}
-    from drsn_edge.preprocess import Preprocessing
-
     np.testing.assert_array_equal(preprocess(x, pre), Preprocessing.from_dict(pre).apply(x))
 
 
@@ -135,10 +143,10 @@ def test_runner_predictions_equal_evaluate(work: dict[str, Path], tmp_path: Path
     lines = records(run_runner(work["bundle"], held.x.astype("<f4").tobytes(), "--format", "float32", "--raw"))
     assert len(lines) == len(held.x)
     classes = load_build_info(work["build"]).classes
-    predicted = np.array([classes.index(r["class"]) for r in lines])
+    predicted = np.array([classes.index(r.get("best", r["class"])) for r in lines])  # "unknown" keeps its best
     reference = LiteRTPredictor(work["build"] / "model_int8.tflite", load_build_info(work["build"]))
     np.testing.assert_array_equal(np.array([r["raw"] for r in lines]),
-                                  reference.raw_outputs(reference.preprocessing.apply(held.x))[0])
+                                  reference.raw_outputs(reference.network_input(held.x))[0])
     np.testing.assert_array_equal(predicted, reference.predict(held.x))
     assert len(set(predicted.tolist())) >= 3, "the model should not answer one class for everything"
     confusion = np.zeros((len(classes), len(classes)), dtype=int)
@@ -147,6 +155,25 @@ def test_runner_predictions_equal_evaluate(work: dict[str, Path], tmp_path: Path
     assert [r["window"] for r in lines] == list(range(len(held.x)))
     np.testing.assert_allclose([r["time"] for r in lines], (np.arange(len(held.x)) + 1) * L / RATE, atol=1e-6)
     assert all(0 < r["confidence"] <= 1 and r["latency_ms"] > 0 for r in lines)
+
+
+def test_runner_says_unknown_like_evaluate(work: dict[str, Path]) -> None:
+    """Every line has the int8 margin ``score``; below the threshold convert calibrated, the class is "unknown"
+    (``best`` keeps the model's answer), on exactly the windows `evaluate`'s rule flags."""
+    from drsn_edge.unknown import margin
+
+    held = read_npz(work["held"])
+    info = load_build_info(work["build"])
+    config = json.loads((work["bundle"] / "config.json").read_text())
+    assert config["unknown"] == {"score": "margin", "threshold": info.unknown.threshold}
+    lines = records(run_runner(work["bundle"], held.x.astype("<f4").tobytes(), "--format", "float32", "--raw"))
+    raw = np.array([r["raw"] for r in lines])
+    assert [r["score"] for r in lines] == margin(raw).tolist()
+    reference = LiteRTPredictor(work["build"] / "model_int8.tflite", info)
+    flags = info.unknown.flags(reference.logits(held.x))
+    assert [r["class"] == "unknown" for r in lines] == flags.tolist()
+    assert all(r["best"] == info.classes[int(np.argmax(r["raw"]))] for r in lines if r["class"] == "unknown")
+    assert all("best" not in r for r in lines if r["class"] != "unknown")
 
 
 def test_runner_reads_every_format_alike(work: dict[str, Path], tmp_path: Path) -> None:
@@ -324,9 +351,7 @@ def sshd(tmp_path_factory: pytest.TempPathFactory):
     """A throwaway OpenSSH server on 127.0.0.1 that accepts one throwaway ed25519 key for the current user."""
     binary = shutil.which("sshd") or "/usr/sbin/sshd"
     if not (os.path.exists(binary) and shutil.which("ssh") and shutil.which("ssh-keygen")):
-        if os.environ.get("CI") == "true":
-            pytest.fail("OpenSSH server/client missing (apt-get install openssh-server openssh-client)")
-        pytest.skip("OpenSSH server/client not installed")
+        unavailable("OpenSSH server/client missing (apt-get install openssh-server openssh-client)")
     d = tmp_path_factory.mktemp("sshd")
     for key in ("host_key", "client_key"):
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / key)], check=True)

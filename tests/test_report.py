@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from drsn_edge.buildinfo import load_build_info
 from drsn_edge.cli import main
 from drsn_edge.data.dataset import Windows
 from drsn_edge.data.npz import write_npz
@@ -152,3 +153,35 @@ def test_bad_input_is_one_line(built: dict, tmp_path: Path, capsys: pytest.Captu
         lines = capsys.readouterr().err.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0], lines
     assert not (tmp_path / "r").exists()
+
+
+def test_per_condition_and_unknown_views_equal_evaluate(built: dict, tmp_path: Path) -> None:
+    """With conditions in the data, the report's per-condition accuracy per runtime and its "unknown" figures are
+    `evaluate`'s, and both pages show them."""
+    test = load_windows(built["data"], split="test", window_length=512)
+    condition = np.where(np.arange(len(test)) % 3 == 0, "load_a", "load_b")
+    data = tmp_path / "cond.npz"
+    write_npz(data, Windows(test.x, test.y, test.classes, test.sample_rate, condition=condition))
+    out = tmp_path / "r"
+    assert main(["report", str(built["build"]), "--data", f"npz:{data}", "--noise", "pink", "--snr", "-5",
+                 "--out", str(out), "--quiet", "--workers", "1"]) == 0
+    model = json.loads((out / "report.json").read_text())["models"][0]
+    per = model["sweep"]["per_condition"]
+    assert sorted(per) == ["load_a", "load_b"] and per["load_a"]["n"] == int((condition == "load_a").sum())
+    for name, path in (("litert-int8", built["build"] / "model_int8.tflite"), ("pytorch-float", built["ckpt"])):
+        direct = _evaluate(str(path), "--data", f"npz:{data}", out=tmp_path / f"{name}.json")
+        for cond, v in direct["per_condition"].items():
+            assert per[cond]["clean"][name] == v["accuracy"]
+        noisy = _evaluate(str(path), "--data", f"npz:{data}", "--noise", "pink", "--snr", "-5",
+                          out=tmp_path / f"{name}_noisy.json")
+        for cond, v in noisy["per_condition"].items():
+            assert per[cond]["noisy_mean"][name] == v["accuracy"]
+    direct = _evaluate(str(built["build"] / "model_int8.tflite"), "--data", f"npz:{data}", out=tmp_path / "u.json")
+    unknown = model["sweep"]["clean"]["unknown"]["litert-int8"]
+    assert unknown == direct["unknown"] and unknown["threshold"] == load_build_info(built["build"]).unknown.threshold
+    for cond, v in direct["per_condition"].items():
+        assert 0 <= v["unknown"]["flagged"] <= 1
+    md = (out / "report.md").read_text()
+    assert "per operating condition" in md and "| load_a |" in md and '"unknown"' in md
+    html_page = (out / "report.html").read_text()
+    assert "Accuracy per operating condition" in html_page and "risk-coverage" in html_page

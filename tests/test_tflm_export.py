@@ -146,7 +146,7 @@ def test_sources_compile_against_tflm(exported: Path, tmp_path: Path) -> None:
     downloads = root_path / "tensorflow/lite/micro/tools/make/downloads"
     compiler = shutil.which("g++")
     assert compiler, "g++ is needed to compile against DRSN_TFLM_DIR"
-    for source in ("drsn_model_data.cc", "drsn_inference.cc", "drsn_preprocess.c"):
+    for source in ("drsn_model_data.cc", "drsn_inference.cc", "drsn_preprocess.c", "drsn_unknown.c"):
         std = "-std=c99" if source.endswith(".c") else "-std=c++17"
         proc = subprocess.run(
             [compiler, "-x", "c" if source.endswith(".c") else "c++", std, "-DTF_LITE_STATIC_MEMORY", "-Wall", "-Wextra", "-Werror", "-c",

@@ -89,6 +89,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from drsn_edge.data.spec import load_windows
     from drsn_edge.evaluate import condition_table, confusion_table, evaluate, sweep, sweep_table
     from drsn_edge.registry import load_predictor
+    from drsn_edge.unknown import unknown_text
 
     predictor = load_predictor(args.model)
     pre = predictor.preprocessing
@@ -112,6 +113,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         cond = "clean" if not args.noise else f"{args.noise} noise at {snr:g} dB"
         print(f"{predictor.name}: accuracy {result['accuracy']:.4f} on {result['n']} windows ({cond})")
         print(confusion_table(result))
+    if "unknown" in result:
+        print("\n" + unknown_text(result["unknown"]))
     if "per_condition" in result:
         print("\naccuracy per operating condition:")
         print(condition_table(result))

@@ -11,6 +11,7 @@ from drsn_edge.defaults import CHANNEL
 from drsn_edge.errors import DrsnError
 from drsn_edge.preprocess import Preprocessing
 from drsn_edge.registry import get_runtime
+from drsn_edge.unknown import flagged_summary, margin
 from firmware_export.c_engine.profile import profile_table
 from firmware_export.c_engine.runner import CEnginePredictor
 from firmware_export.c_engine.target import MODEL_COPY, load_fw_info
@@ -32,9 +33,10 @@ def _model_path(fw_dir: Path, fw: dict) -> Path:
     raise DrsnError(f"{fw_dir} has no copy of the int8 model and its build directory is gone")
 
 
-def _reference(kind: str, model: Path, build: BuildInfo, x: np.ndarray, progress: bool) -> np.ndarray:
-    """int8 logits of ``model`` in the registered runtime ``kind`` (litert, tflm), 64 windows at a time."""
+def _reference(kind: str, model: Path, build: BuildInfo, raw: np.ndarray, progress: bool) -> np.ndarray:
+    """int8 logits of ``model`` in the registered runtime ``kind`` (litert, tflm) for raw windows, 64 at a time."""
     predictor = get_runtime(kind).model(model, build)
+    x = predictor.network_input(raw)
     rows = [predictor.raw_outputs(x[i:i + 64]) for i in tqdm(range(0, len(x), 64), desc=kind, disable=not progress,
                                                                 leave=False)]
     rows = [r[0] if isinstance(r, list) else r for r in rows]
@@ -69,22 +71,27 @@ def run_check(fw_dir: str | Path, spec: str, split: str = "test", limit: int | N
     fw_dir = Path(fw_dir)
     tflm = tflm and importlib.util.find_spec("tflite_micro") is not None  # compared only when installed
     fw, build, model, x, y = check_windows(fw_dir, spec, split, limit, channel)
-    pre, n = build.preprocessing, len(x)
+    n = len(x)
 
     engine = CEnginePredictor(fw_dir, runner, profile=profile)
-    c_logits = engine.raw_outputs(x)
-    net_input = pre.apply(x)
-    ref = _reference("litert", model, build, net_input, progress)
+    scored = runner == "host" and engine.unknown is not None  # board harnesses write logits only
+    c_logits, c_scores = engine.unknown_scores(x) if scored else (engine.raw_outputs(x), None)
+    ref = _reference("litert", model, build, x, progress)
     result = {"fw_dir": str(fw_dir), "runner": runner, "data": spec, "split": split, "windows": n,
               "litert": agreement(c_logits, ref),
               "accuracy": {"c_engine": float(np.mean(c_logits.argmax(1) == y)) if n else float("nan"),
                            "litert": float(np.mean(ref.argmax(1) == y)) if n else float("nan")},
               "arena_bytes": fw["arena_bytes"], "arena_lower_bound": fw["arena_lower_bound"]}
+    if c_scores is not None:  # the engine's drsn_unknown_score against its Python reference on LiteRT's logits
+        flags = c_scores < engine.unknown.threshold
+        result["unknown"] = {"threshold": engine.unknown.threshold, "flagged_windows": int(flags.sum()),
+                             "scores_identical": int(np.sum(c_scores == margin(ref))),
+                             **flagged_summary(flags, c_logits.argmax(1) == y)}
     device = engine.report()
     if device:
         result["device"] = device
     if tflm:
-        micro = _reference("tflm", model, build, net_input, progress)
+        micro = _reference("tflm", model, build, x, progress)
         result["tflm"] = agreement(c_logits, micro)
         result["accuracy"]["tflm"] = float(np.mean(micro.argmax(1) == y)) if n else float("nan")
     return result
@@ -99,6 +106,10 @@ def check_table(result: dict) -> str:
             name = "LiteRT" if ref == "litert" else "TFLM"
             lines.append(f"  {name:<8} {a['identical_windows']:>7}/{result['windows']:<8} {a['max_lsb']:>8} "
                          f"{a['top1']:>7.4f}")
+    if "unknown" in result:
+        u = result["unknown"]
+        lines.append(f"  unknown (score < {u['threshold']}): engine scores equal the Python reference on LiteRT's "
+                     f"logits in {u['scores_identical']}/{result['windows']} windows; {u['flagged_windows']} flagged")
     acc = "  ".join(f"{k} {v:.4f}" for k, v in result["accuracy"].items())
     lines.append(f"  accuracy: {acc}")
     lines.append(f"  arena {result['arena_bytes']} bytes (lower bound {result['arena_lower_bound']})")

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from drsn_edge.int8_input import Int8Input
+from drsn_edge.preprocess import Preprocessing
 from drsn_edge.render import Code, render
 from firmware_export.c_engine.arena import ArenaPlan
 from firmware_export.c_engine.graph import Graph
 from firmware_export.c_engine.lower import Const, Step
-from firmware_export.c_engine.sources import NORMALISATIONS, compiled_sources, headers
+from firmware_export.c_engine.preprocessing import c_preprocessing
+from firmware_export.c_engine.sources import compiled_sources, headers
 from firmware_export.c_literals import c_double, c_initializer, c_string, number_array
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -73,12 +76,12 @@ def emit(graph: Graph, steps: list[Step], arena: ArenaPlan, info: dict) -> dict[
         "NUM_CLASSES": len(info["classes"]), "ARENA_BYTES": arena.size, "LOWER_BOUND": arena.lower_bound,
         "INPUT_SCALE": c_double(inp.scale), "INPUT_ZERO_POINT": inp.zero_point,
         "OUTPUT_SCALE": c_double(out.scale), "OUTPUT_ZERO_POINT": out.zero_point, "NUM_OPS": len(steps),
-        "NORMALISATION": NORMALISATIONS[pre["normalisation"]], "NORMALISATION_NAME": pre["normalisation"],
-        "MEAN": c_double(pre["mean"]), "STD": c_double(pre["std"]), "EPS": c_double(pre["eps"]),
+        "NORMALISATION_NAME": pre["normalisation"],
+        "PREPROCESSING": c_preprocessing(Int8Input(Preprocessing.from_dict(pre), inp.scale, inp.zero_point)),
         "CLASS_NAMES": c_initializer(c_string(c) for c in info["classes"]),
         "INPUT_OFFSET": arena.offsets[graph.inputs[0]], "OUTPUT_OFFSET": arena.offsets[graph.outputs[0]],
         "STEPS": Code(calls), "CFLAGS": HOST_CFLAGS, "SOURCES": " ".join(compiled_sources()),
-        "HEADERS": " ".join(headers()),
+        "HEADERS": " ".join(headers()), "UNKNOWN_THRESHOLD": int(info.get("unknown_threshold", 0)),
     }
     values["CONSTANTS"] = Code("\n".join(em.arrays))
     values["PARAMS"] = Code("\n".join(em.structs))

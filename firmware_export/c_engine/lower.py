@@ -86,13 +86,20 @@ def _folded_bias(filt: Tensor, bias: Tensor | None, input_offset: int) -> list[i
     return [int(v) for v in folded]
 
 
-def _smmulr_safe(filt: Tensor, bias: Tensor | None, shifts: list[int]) -> int:
+def _smmulr_safe(filt: Tensor, bias: Tensor | None, shifts: list[int], zero_point: int, act_max: int) -> int:
     """1 if every channel's accumulator, |sum w (x - zero point)| + |bias| <= sum|w| 255 + |bias|, times
-    2^(left shift + 1), stays below 2^31: then SMMULR computes the reference's rounding (drsn_conv.c)."""
+    2^(left shift + 1), stays below 2^31: then SMMULR computes the reference's rounding (drsn_conv.c).
+    2 if moreover every shift is a right shift, the clamp ends at 127 and drsn_requant cannot overflow
+    (fuse.fast_requant): then the rounding shift and zero point take three instructions."""
+    from firmware_export.c_engine.fuse import fast_requant
+
     weights = np.abs(filt.data.reshape(filt.shape[0], -1).astype(np.int64)).sum(axis=1) * 255
     bound = weights + (np.abs(bias.data.astype(np.int64)) if bias is not None else 0)
     lefts = np.maximum(np.asarray(shifts, np.int64), 0)
-    return int(bool(np.all(bound * (2 ** (lefts + 1)) < 2**31)))
+    if not np.all(bound * (2 ** (lefts + 1)) < 2**31):
+        return 0
+    fast = act_max == 127 and all(fast_requant(1, s, zero_point, int(b)) for s, b in zip(shifts, bound.tolist()))
+    return 2 if fast else 1
 
 
 def conv_2d(g: Graph, op: Op) -> Step:
@@ -109,7 +116,7 @@ def conv_2d(g: Graph, op: Op) -> Step:
     params = {"in_h": ih, "in_w": iw, "in_c": ic, "out_h": oh, "out_w": ow, "out_c": oc, "k_h": kh, "k_w": kw,
               "filter_in_c": fic, **_spatial(op, inp, out, kh, kw, dil_h, dil_w), "dil_h": dil_h, "dil_w": dil_w,
               "input_offset": -inp.zero_point, "output_offset": out.zero_point, "act_min": lo, "act_max": hi,
-              "smmulr_safe": _smmulr_safe(filt, bias, [s for _, s in mults]),
+              "smmulr_safe": _smmulr_safe(filt, bias, [s for _, s in mults], out.zero_point, hi),
               "weights": Const("int8_t", filt.data.ravel().tolist() + [0] * WEIGHT_TAIL),
               "folded_bias": Const("int32_t", _folded_bias(filt, bias, -inp.zero_point)),
               "multiplier": Const("int32_t", [m for m, _ in mults]), "shift": Const("int32_t", [s for _, s in mults])}
@@ -175,6 +182,16 @@ def _merge_axes(out: list[int], s1: list[int], s2: list[int]) -> tuple[list[int]
     return [1] * fill + out, [0] * fill + s1, [0] * fill + s2
 
 
+def _fast_add_sub(p: dict) -> dict:
+    """ADD/SUB's output requantisation as drsn_requant where fuse.fast_requant proves it exact for any sum of
+    two rescaled int8 inputs."""
+    from firmware_export.c_engine.fuse import fast_requant, peak_rescaled
+
+    vmax = sum(peak_rescaled(p[f"in{i}_offset"], p[f"in{i}_multiplier"], p[f"in{i}_shift"]) for i in (1, 2))
+    fast = fast_requant(p["out_multiplier"], p["out_shift"], p["out_offset"], vmax)
+    return {"out_exponent": fast[0], "out_round": fast[1]} if fast else {}
+
+
 def _binary(g: Graph, op: Op, kernel: str) -> Step:
     a, b, out = (g.tensors[i] for i in (op.inputs[0], op.inputs[1], op.outputs[0]))
     out4 = shape4(out.shape, op.name)
@@ -184,11 +201,12 @@ def _binary(g: Graph, op: Op, kernel: str) -> Step:
     params = {"out_shape": out4, "in1_strides": s1, "in2_strides": s2, "in1_size": a.size, "in2_size": b.size,
               "in1_offset": -a.zero_point, "in2_offset": -b.zero_point, "out_offset": out.zero_point,
               "left_shift": 0, "in1_multiplier": 0, "in1_shift": 0, "in2_multiplier": 0, "in2_shift": 0,
-              "out_multiplier": 0, "out_shift": 0, "act_min": lo, "act_max": hi}
+              "out_multiplier": 0, "out_shift": 0, "act_min": lo, "act_max": hi, "out_exponent": 0, "out_round": 0}
     if kernel == "drsn_mul":
         params["out_multiplier"], params["out_shift"] = quant.mul_multiplier(a.scale, b.scale, out.scale)
     else:
         params.update(quant.add_sub_params(a.scale, b.scale, out.scale, op.name))
+        params.update(_fast_add_sub(params))
     return Step(op.name, kernel, "drsn_binary_params", params, [a.index, b.index], out.index)
 
 
@@ -270,10 +288,14 @@ def check_integer(g: Graph) -> None:
                 raise DrsnError(f"{op.name} has a {t.dtype} tensor '{t.name}'; the C engine runs int8 activations only")
 
 
-def lower(g: Graph) -> list[Step]:
-    """One step per op, in execution order; refuses the first op without an int8 kernel, by name."""
+def lower(g: Graph, fused: bool = True) -> list[Step]:
+    """One step per op, in execution order (``fused``: chains of ops in one step each, fuse.py); refuses the
+    first op without an int8 kernel, by name."""
+    from firmware_export.c_engine.fuse import fuse  # fuse builds on this module's lowerings
+
     check_integer(g)
     missing = sorted({op.name for op in g.ops if op.name not in LOWERINGS})
     if missing:
         raise DrsnError(f"op {', '.join(missing)} is not implemented by the C engine")
-    return [LOWERINGS[op.name](g, op) for op in g.ops]
+    steps = [LOWERINGS[op.name](g, op) for op in g.ops]
+    return fuse(g, steps) if fused else steps

@@ -24,6 +24,7 @@ from drsn_edge.errors import DrsnError
 from drsn_edge.predictor import Predictor
 from drsn_edge.registry import Runtime, register_runtime
 from drsn_edge.preprocess import Preprocessing
+from drsn_edge.unknown import UnknownRule
 from firmware_export.boards import runner_modules
 from firmware_export.c_engine.emit import HOST_CFLAGS
 from firmware_export.c_engine.sources import compiled_sources
@@ -87,12 +88,14 @@ register(Runner("host", "host C compiler (-O2), runs natively",
 
 
 def run_windows(command: list[str], x: np.ndarray, num_classes: int, workdir: Path,
-                timeout: float | None = None) -> np.ndarray:
-    """Raw float windows (N, L) through the harness -> int8 logits (N, classes)."""
+                timeout: float | None = None, scores: Path | None = None) -> np.ndarray:
+    """Raw float windows (N, L) through the harness -> int8 logits (N, classes); with ``scores``, the harness
+    also writes each window's "unknown" score there (int32, ``drsn_unknown_score``)."""
     x = np.ascontiguousarray(x, dtype="<f4")
     inp, out = workdir / "windows.f32", workdir / "logits.i8"
     x.tofile(inp)
-    done = subprocess.run([*command, str(inp), str(out)], capture_output=True, text=True, timeout=timeout)
+    extra = [str(scores)] if scores is not None else []
+    done = subprocess.run([*command, str(inp), str(out), *extra], capture_output=True, text=True, timeout=timeout)
     if done.returncode != 0:
         detail = (done.stderr or done.stdout).strip().splitlines()
         raise DrsnError(f"the engine failed (exit {done.returncode}): {detail[-1] if detail else 'no output'}")
@@ -118,6 +121,7 @@ class CEnginePredictor(Predictor):
                 raise DrsnError(f"the {runner} runner cannot profile (choose a board runner, e.g. qemu)")
             build = self.runner.profile
         self.name = f"c-engine-{runner}"
+        self.unknown = UnknownRule.from_dict(self.fw["unknown"]) if "unknown" in self.fw else None
         self.classes = list(self.fw["classes"])
         self.preprocessing = Preprocessing.from_dict(self.fw["preprocessing"])
         self._tmp = tempfile.TemporaryDirectory(prefix="drsn-c-")
@@ -130,6 +134,17 @@ class CEnginePredictor(Predictor):
         if x.ndim != 2 or x.shape[1] != self.preprocessing.window_length:
             raise DrsnError(f"windows must be (N, {self.preprocessing.window_length}), got shape {x.shape}")
         return run_windows(self.command, x, len(self.classes), self.workdir)
+
+    def unknown_scores(self, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(int8 logits, each window's "unknown" score as the engine's ``drsn_unknown_score`` computes it)."""
+        path = self.workdir / "scores.i32"
+        path.unlink(missing_ok=True)
+        logits = run_windows(self.command, self.preprocessing.check(raw), len(self.classes), self.workdir,
+                             scores=path)
+        scores = np.fromfile(path, dtype=np.int32) if path.is_file() else np.zeros(0, np.int32)
+        if scores.size != len(logits):
+            raise DrsnError(f"the engine wrote {scores.size} unknown scores for {len(logits)} windows")
+        return logits, scores
 
     def report(self) -> dict:
         """What the runner measured on the last run (e.g. instructions per inference), if anything."""

@@ -15,6 +15,7 @@ CSRC = Path(__file__).resolve().parent / "csrc"
 HARNESS = "drsn_main.c"
 MODEL = ("drsn_model.h", "drsn_model.c")  # generated per model (templates/)
 PREPROCESSING = ("drsn_preprocess.h", "drsn_preprocess.c")
+UNKNOWN = ("drsn_unknown.h", "drsn_unknown.c")  # the "unknown" score on int8 logits, also copied by TFLM export
 # drsn_edge.preprocess.Preprocessing.normalisation -> its constant in drsn_preprocess.h
 NORMALISATIONS = {"none": "DRSN_NORM_NONE", "window": "DRSN_NORM_WINDOW", "global": "DRSN_NORM_GLOBAL"}
 

@@ -16,6 +16,7 @@ from drsn_edge.errors import DrsnError
 from drsn_edge.names import check_file_name, check_label
 from drsn_edge.preprocess import Preprocessing
 from drsn_edge.render import render
+from drsn_edge.unknown import UnknownRule
 from firmware_export.boards import BOARDS, BUILD_FRAGMENT, copy_support
 from firmware_export.c_engine.arena import ArenaPlan, plan
 from firmware_export.c_engine.emit import TEMPLATES, emit
@@ -24,17 +25,18 @@ from firmware_export.c_engine.lower import Step, lower
 from firmware_export.c_engine.validate import check_graph, check_steps
 from firmware_export.c_engine.sources import CSRC, engine_sources, library_files
 from firmware_export.monitor import model_id, write_sources as write_monitor
-from firmware_export.packaging import write_cmake
+from firmware_export.packaging import write_arduino, write_cmake
 
 MODEL_COPY = "model_int8.tflite"
 FW_JSON = "fw.json"
 
 
-def compile_model(data: bytes) -> tuple[Graph, list[Step], ArenaPlan]:
-    """Parse, lower (refusing float models and unknown ops) and plan the arena."""
+def compile_model(data: bytes, fused: bool = True) -> tuple[Graph, list[Step], ArenaPlan]:
+    """Parse, lower (refusing float models and unknown ops; ``fused``: element-wise chains in one kernel
+    each, fuse.py) and plan the arena."""
     graph = load_graph(data)
     check_graph(graph)
-    steps = lower(graph)
+    steps = lower(graph, fused)
     check_steps(steps)
     return graph, steps, plan(graph, steps)
 
@@ -64,7 +66,8 @@ def write(build_dir: Path, into: Path, info: BuildInfo) -> dict:
     if graph.tensors[graph.outputs[0]].size != len(info.classes):
         raise DrsnError(f"the model has {graph.tensors[graph.outputs[0]].size} outputs for {len(info.classes)} classes")
     meta = {"source": model.name, "name": info.name, "classes": info.classes,
-            "preprocessing": info.preprocessing.to_dict()}
+            "preprocessing": info.preprocessing.to_dict(),
+            "unknown_threshold": info.unknown.threshold if info.unknown else 0}
     for name, text in emit(graph, steps, arena, meta).items():
         (into / name).write_text(text)
     for name in library_files():
@@ -73,7 +76,10 @@ def write(build_dir: Path, into: Path, info: BuildInfo) -> dict:
     copy_support(into)  # every board's start-up code, linker script and build: fw/ stays self-contained
     write_monitor(into, info.name, info.classes, info.preprocessing.sample_rate, model.read_bytes())
     write_cmake(into)  # add_subdirectory(fw) in people's own firmware
+    write_arduino(into, info.name, info.preprocessing.window_length)  # and an Arduino library of the same
     fw = {**_fw_info(Path(build_dir), info, graph, steps, arena), "model_id": model_id(model.read_bytes())}
+    if info.unknown:
+        fw["unknown"] = info.unknown.to_dict()
     fw["buffers"] = check_graph(graph)  # why each arena slot is large enough, op by op
     fw["int32_bounds"] = check_steps(steps)  # why no kernel's int32 arithmetic overflows, op by op
     (into / FW_JSON).write_text(json.dumps(fw, indent=2) + "\n")
@@ -109,6 +115,8 @@ def _check_fw_info(data: dict) -> None:
     if data["window_length"] != pre.window_length or data["num_classes"] != len(classes):
         raise DrsnError("window length or class count disagree with the preprocessing and class names")
     check_file_name(data["model"], "the model file")
+    if "unknown" in data:
+        UnknownRule.from_dict(data["unknown"])
     for side in ("input", "output"):
         check_quant_side(data[side] if isinstance(data[side], dict) else {}, side)
     for key in ("arena_bytes", "arena_lower_bound"):

@@ -11,6 +11,7 @@ from drsn_edge.defaults import field_default
 def cmd_monitor(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from firmware_export.device.fleet import Forwarder
     from firmware_export.device.link import Link
     from firmware_export.device.monitor import MonitorOptions, stream, write_lines
     from firmware_export.device.recording import read_recording
@@ -21,6 +22,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     opts = MonitorOptions(hop=args.hop, smooth=args.smooth, alert_after=args.alert_after,
                           clear_after=args.clear_after, speed=args.speed, raw=not args.no_raw,
                           duration=args.duration, timeout=args.timeout)
+    forward = Forwarder(args)  # --mqtt: connected (or queuing in the outbox) before the first line
     out = open(args.json, "w") if args.json else None
     bar = tqdm(desc="windows", unit="win", disable=args.quiet or not sys.stderr.isatty())
 
@@ -28,12 +30,14 @@ def cmd_monitor(args: argparse.Namespace) -> int:
         tqdm.write(json.dumps(record))
         if out:
             write_lines(out, record)
+        forward.window(record)
 
     try:
         with Link(args.port, timeout=args.timeout) as link:
             result = stream(link, samples, opts, on_line, progress=bar.update)
     finally:
         bar.close()
+        forward.close()
         if out:
             out.close()
     hello, status = result["hello"], result["status"]
@@ -82,6 +86,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     from drsn_edge.cli.args import DATA_HELP
     from drsn_edge.defaults import CHANNEL
     from firmware_export.boards import BOARDS
+    from firmware_export.device.fleet import add_options as add_fleet_options
     from firmware_export.device.flash import PROBES
     from firmware_export.device.link import DEFAULT_TIMEOUT
     from firmware_export.device.monitor import MonitorOptions
@@ -110,6 +115,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds to wait for the device")
     p.add_argument("--json", default=None, help="also write the window lines here (JSON lines)")
     p.add_argument("--quiet", action="store_true")
+    add_fleet_options(p)  # --mqtt URL and the rest: the Pi runner's options, topics and schema
     p.set_defaults(func=cmd_monitor)
 
     boards = sorted(name for name, board in BOARDS.items() if board.monitor)

@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 from drsn_edge.errors import DrsnError
-from firmware_export.boards import BUILD_FRAGMENT, Board, get_board
+from firmware_export.boards import COMMON, Board, get_board
 from firmware_export.c_engine.target import load_fw_info
 
 TOOLS = ("make", "arm-none-eabi-gcc", "arm-none-eabi-objcopy", "arm-none-eabi-size")
@@ -30,16 +30,17 @@ def _monitor_boards() -> list[str]:
 
 
 def build(fw_dir: str | Path, board_name: str, out: str | Path) -> dict[str, Path]:
-    """``make -f BOARD/board.mk`` in the export; returns the image files by suffix (elf, bin, hex)."""
+    """``make -f BOARD/board.mk`` (the board's monitor build) in the export; returns the image files by suffix
+    (elf, bin, hex)."""
     board = monitor_board(board_name)
     fw_dir, out = Path(fw_dir).resolve(), Path(out).resolve()
     load_fw_info(fw_dir)  # a clear error when fw_dir is not an export
     missing = [tool for tool in TOOLS if shutil.which(tool) is None]
     if missing:
         raise DrsnError(f"building firmware needs {', '.join(missing)} (apt-get install {PACKAGES})")
-    if not (fw_dir / board.name / BUILD_FRAGMENT).is_file():
+    if not (fw_dir / board.name / board.monitor_fragment).is_file() or not (fw_dir / COMMON).is_dir():
         raise DrsnError(f"{fw_dir} has no {board.name}/ (exported before the board existed? export it again)")
-    done = subprocess.run(["make", "--no-print-directory", "-C", str(fw_dir), "-f", f"{board.name}/{BUILD_FRAGMENT}",
+    done = subprocess.run(["make", "--no-print-directory", "-C", str(fw_dir), "-f", f"{board.name}/{board.monitor_fragment}",
                            f"OUT={out}"], capture_output=True, text=True)
     if done.returncode != 0:
         overflow = re.search(r"region `RAM' overflowed by (\d+) bytes", done.stderr)
@@ -47,7 +48,9 @@ def build(fw_dir: str | Path, board_name: str, out: str | Path) -> dict[str, Pat
             fw = load_fw_info(fw_dir)
             raise DrsnError(f"the model does not fit the {board.name}'s RAM: over by {int(overflow.group(1)):,} bytes "
                             f"(its arena takes {fw.get('arena_bytes', 0):,} bytes and one float window "
-                            f"{4 * fw.get('window_length', 0):,}, besides the stream ring and the stack)")
+                            f"{4 * fw.get('window_length', 0):,}, besides the stream ring and the stack)"
+                            + (f"; a model trained with `drsn-edge train ... {' '.join(board.small_model)}` fits"
+                               if board.small_model else ""))
         lines = (done.stderr or done.stdout).splitlines()
         errors = [line for line in lines if "error" in line.lower()] or lines[-1:] or ["make failed"]
         raise DrsnError(f"{board.name} firmware build failed: {errors[0]}")
@@ -55,7 +58,19 @@ def build(fw_dir: str | Path, board_name: str, out: str | Path) -> dict[str, Pat
 
 
 def size(elf: Path) -> dict[str, int]:
-    """Flash (text + data) and static RAM (data + bss) of the image."""
-    done = subprocess.run(["arm-none-eabi-size", "-B", str(elf)], capture_output=True, text=True, check=True)
-    text, data, bss = (int(v) for v in done.stdout.splitlines()[1].split()[:3])
-    return {"flash_bytes": text + data, "static_ram_bytes": data + bss}
+    """Sections of an image (``arm-none-eabi-size -A``): flash = text + data, static RAM = data + bss; the stack's
+    reservation (common/sections.ld's .stack, which makes the link fail when RAM is short) is told apart."""
+    done = subprocess.run(["arm-none-eabi-size", "-A", str(elf)], capture_output=True, text=True, check=True)
+    found = {"text": 0, "data": 0, "bss": 0, "stack_bytes": 0}
+    for line in done.stdout.splitlines()[2:]:
+        parts = line.split()
+        if len(parts) != 3 or not parts[1].isdigit():
+            continue
+        name, n = parts[0], int(parts[1])
+        if name == ".stack":
+            found["stack_bytes"] += n
+        elif name in (".data", ".bss"):
+            found[name[1:]] += n
+        elif name.startswith((".text", ".rodata", ".ARM.ex", ".isr_vector")):
+            found["text"] += n
+    return {**found, "flash_bytes": found["text"] + found["data"], "static_ram_bytes": found["data"] + found["bss"]}

@@ -18,6 +18,15 @@ from firmware_export.monitor import PROTOCOL
 BAUD = 115200
 GREETING = "drsn-edge-monitor"
 DEFAULT_TIMEOUT = 10.0  # seconds to wait for the device's answer
+BINARY_MAX = 65535  # samples per !bin block (drsn_monitor.c)
+
+
+def encode_binary(samples: np.ndarray) -> bytes:
+    """float32 samples -> one ``!bin N`` block: the line, then the samples' little-endian IEEE bytes."""
+    values = np.asarray(samples, "<f4").ravel()
+    if not 1 <= len(values) <= BINARY_MAX:
+        raise DrsnError(f"a binary block holds 1-{BINARY_MAX} samples, not {len(values)}")
+    return f"!bin {len(values)}\n".encode() + values.tobytes()
 
 
 def encode(samples: np.ndarray) -> bytes:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -20,17 +21,18 @@ from drsn_edge.errors import DrsnError
 from drsn_edge.registry import get_runtime
 from firmware_export.c_engine.check import _reference, agreement, check_windows
 from firmware_export.device import image, qemu
-from firmware_export.device.link import DEFAULT_TIMEOUT, Link, encode
+from firmware_export.device.link import DEFAULT_TIMEOUT, Link, encode, encode_binary
 
 FLOAT_MODEL = "model_float32.tflite"
 
 
-def _device_logits(link: Link, x: np.ndarray, progress: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Each window as one hop of the stream -> (int8 logits (N, classes), timer ticks (N,))."""
+def _device_logits(link: Link, x: np.ndarray, binary: bool, progress: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Each window as one hop of the stream (a ``!bin`` block when the firmware takes them, else text lines)
+    -> (int8 logits (N, classes), timer ticks (N,))."""
     link.configure(hop=x.shape[1], smooth=1, alert=0, raw=1)
     logits, ticks = [], []
     for n, window in enumerate(tqdm(x, desc="device", unit="win", disable=not progress, leave=False)):
-        link.write(encode(window))
+        link.write(encode_binary(window) if binary else encode(window))
         record = link.read_line()
         if record is None or record.get("window") != n:
             raise DrsnError(f"the board on {link.name} stopped answering at window {n} "
@@ -60,7 +62,7 @@ def validate_device(fw_dir: str | Path, board_name: str, spec: str, port: str | 
     fw_dir = Path(fw_dir)
     board = image.monitor_board(board_name)
     fw, build, model, x, y = check_windows(fw_dir, spec, split, limit, channel)
-    pre, n = build.preprocessing, len(x)
+    n = len(x)
 
     with contextlib.ExitStack() as stack:
         url = port
@@ -72,18 +74,21 @@ def validate_device(fw_dir: str | Path, board_name: str, spec: str, port: str | 
         hello = link.hello(model_id=fw.get("model_id"))
         if hello["board"] != board.name:
             raise DrsnError(f"wrong firmware on {url}: it was built for {hello['board']}, not {board.name}")
-        device, ticks = _device_logits(link, x, progress)
+        started = time.monotonic()
+        device, ticks = _device_logits(link, x, bool(hello.get("binary")), progress)
+        host_seconds = time.monotonic() - started
 
-    net_input = pre.apply(x)
-    ref = _reference("litert", model, build, net_input, progress)
+    ref = _reference("litert", model, build, x, progress)
     result = {"fw_dir": str(fw_dir), "board": board.name, "port": port or "qemu", "data": spec, "split": split,
               "windows": n, "litert": agreement(device, ref),
               "accuracy": {"device": float(np.mean(device.argmax(1) == y)),
                            "litert": float(np.mean(ref.argmax(1) == y))},
-              "timing": _timing(hello, ticks)}
+              "timing": _timing(hello, ticks),
+              "link": {"framing": "binary" if hello.get("binary") else "text",
+                       "host_seconds_per_window": host_seconds / n if n else None}}
     float_model = Path(fw.get("build_dir", "")) / FLOAT_MODEL
     if float_model.is_file():
-        reference = get_runtime("litert").model(float_model, build).logits_preprocessed(net_input)
+        reference = get_runtime("litert").model(float_model, build).logits(x)
         result["float"] = {"top1": float(np.mean(device.argmax(1) == reference.argmax(1)))}
         result["accuracy"]["float"] = float(np.mean(reference.argmax(1) == y))
     return result
@@ -102,4 +107,7 @@ def validate_table(result: dict) -> str:
     lines.append(f"  {t[f'{unit}_per_inference']:,.0f} {unit} per inference (timer {t['timer']}); "
                  f"{t['latency_ms_at_core_clock']:.1f} ms at {t['core_hz'] / 1e6:g} MHz"
                  + (" (QEMU counts instructions, not cycles)" if t["emulated"] else ""))
+    link = result.get("link")
+    if link and link["host_seconds_per_window"] is not None:
+        lines.append(f"  link: {link['framing']} framing, {link['host_seconds_per_window']:.2f} s of host time per window")
     return "\n".join(lines)

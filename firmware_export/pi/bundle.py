@@ -69,6 +69,7 @@ def runner_config(info: BuildInfo, model_file: str) -> dict:
         "preprocessing": info.preprocessing.to_dict(),
         "normal_class": "normal" if "normal" in info.classes else None,
         "quantization": info.quantization.get(model_file, {}),
+        **({"unknown": {"score": info.unknown.score, "threshold": info.unknown.threshold}} if info.unknown else {}),
     }
 
 

@@ -14,8 +14,10 @@ from pathlib import Path
 
 from drsn_edge.buildinfo import BuildInfo
 from drsn_edge.errors import DrsnError
+from drsn_edge.int8_input import Int8Input
 from drsn_edge.render import Code, render
-from firmware_export.c_engine.sources import CSRC, NORMALISATIONS, PREPROCESSING
+from firmware_export.c_engine.preprocessing import c_preprocessing
+from firmware_export.c_engine.sources import CSRC, NORMALISATIONS, PREPROCESSING, UNKNOWN
 from firmware_export.c_literals import byte_array, c_double, c_float, c_initializer, c_string
 from firmware_export.tflm.ops import distinct_ops, resolver_methods
 from quantize.tflite.graph import op_names, read_model, summarize
@@ -73,6 +75,8 @@ def write(build_dir: Path, into: Path, info: BuildInfo) -> dict:
         "CLASS_NAMES": c_initializer(c_string(c) for c in info.classes),
         "NORMALISATION": NORMALISATIONS[p.normalisation], "NORMALISATION_TEXT": _normalisation_text(info),
         "NORM_MEAN": c_double(p.mean), "NORM_STD": c_double(p.std), "NORM_EPS": c_double(p.eps),
+        "PREPROCESSING": c_preprocessing(Int8Input(p, float(quant["input"]["scale"]),
+                                                   int(quant["input"]["zero_point"]))),
         "INPUT_SCALE": c_float(quant["input"]["scale"]), "INPUT_ZERO_POINT": int(quant["input"]["zero_point"]),
         "OUTPUT_SCALE": c_float(quant["output"]["scale"]), "OUTPUT_ZERO_POINT": int(quant["output"]["zero_point"]),
         "ARENA_BYTES": arena["recommended_bytes"], "ARENA_MIN": arena["min_bytes"],
@@ -80,15 +84,17 @@ def write(build_dir: Path, into: Path, info: BuildInfo) -> dict:
         "RESOLVER_CALLS": Code("\n".join(f"  if (resolver.{m}() != kTfLiteOk) return kTfLiteError;"
                                     for m in methods)),
         "OP_LIST": ", ".join(distinct_ops(ops)),
+        "UNKNOWN_THRESHOLD": info.unknown.threshold if info.unknown else 0,
     }
     for template in GENERATED:
         (into / template.removesuffix(".in")).write_text(render(TEMPLATES, template, values))
-    for name in PREPROCESSING:  # the C engine's own: the TFLM route's input is identical to every other runtime's
+    for name in (*PREPROCESSING, *UNKNOWN):  # the C engine's own: the TFLM route agrees with every other runtime
         shutil.copyfile(CSRC / name, into / name)
     manifest = {"target": "tflm", "model": info.name, "source": path.name, "model_bytes": len(data),
                 "sha256": sha256, "ops": distinct_ops(ops), "resolver": methods, "op_count": len(ops),
                 "arena_bytes": arena["recommended_bytes"], "arena_min_bytes": arena["min_bytes"],
-                "arena_verified": arena["verified"], "window_length": p.window_length, "classes": info.classes}
+                "arena_verified": arena["verified"], "window_length": p.window_length, "classes": info.classes,
+                "unknown_threshold": values["UNKNOWN_THRESHOLD"]}
     (into / "tflm.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return {"model": f"{path.name} ({len(data)} bytes)", "ops": f"{len(methods)} distinct, {len(ops)} in graph",
             "arena": f"{arena['recommended_bytes']} bytes (min {arena['min_bytes']}, verified in TFLM)"}

@@ -20,16 +20,18 @@ from tqdm import tqdm
 from drsn_edge import __version__
 from drsn_edge.buildinfo import BuildInfo
 from drsn_edge.checkpoint import Checkpoint, load_checkpoint
+from drsn_edge.errors import DrsnError
 from drsn_edge.models import count_macs, count_parameters
 from drsn_edge.models.network import Net1d
 from drsn_edge.names import safe_file_name
 from drsn_edge.outdir import atomic_output_dir, check_writable
 from drsn_edge.predictor import TorchPredictor
+from drsn_edge.unknown import DEFAULT_RATE, calibrate
 from quantize.convert.calibration import WindowSets, window_sets
 from quantize.convert.ranges import RangeMethod
 from quantize.convert.results import ConvertResults, summary_text
-from quantize.convert.steps import (PROBED_ONNX, Int16x8Check, Staging, export_onnx, float_tflite, int8_tflite,
-                                   int16x8_tflite)
+from quantize.convert.steps import (INT8_FILE, PROBED_ONNX, Int16x8Check, Staging, export_onnx, float_tflite,
+                                   int8_tflite, int16x8_tflite)
 from quantize.convert.tflite_convert import onnx_to_saved_model
 from quantize.convert.verify import TflmCheck, run_tflm, validate_int8
 from quantize.validate.checks import Limits
@@ -51,6 +53,7 @@ class ConvertOptions:
     int16_activations: bool = False
     force: bool = False
     tflm: bool = True
+    unknown_rate: float = DEFAULT_RATE  # share of the validation windows the "unknown" threshold flags
     limits: Limits = field(default_factory=Limits)
     progress: bool = True
 
@@ -58,6 +61,8 @@ class ConvertOptions:
 def convert(checkpoint: str | Path, opts: ConvertOptions) -> tuple[Path, ConvertResults]:
     """Export, convert, quantise and validate; returns the build directory and what was measured."""
     start = time.time()
+    if not 0 <= opts.unknown_rate <= 1:  # before any slow work
+        raise DrsnError(f"--unknown-rate must be from 0 to 1, got {opts.unknown_rate:g}")
     ckpt = load_checkpoint(checkpoint)
     out = Path(opts.out) if opts.out else Path("build") / safe_file_name(ckpt.name)
     check_writable(out, opts.force)
@@ -109,6 +114,8 @@ def _convert_into(tmp: Path, ckpt: Checkpoint, checkpoint: str | Path, model: Ne
                                          sets.validation, sets.validation_labels, float_logits)
         with progress.step("validate int8"):
             int8, litert_int8 = validate_int8(ckpt, model, build, sets, opts.ranges, opts.seed)
+            out_q = build.info.quantization[INT8_FILE]["output"]
+            build.info.unknown = calibrate(litert_int8, opts.unknown_rate, out_q["scale"], out_q["zero_point"])
         if opts.tflm:
             with progress.step("TensorFlow Lite Micro"):
                 tflm = run_tflm(build, sets.validation, litert_int8)

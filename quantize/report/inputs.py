@@ -88,6 +88,8 @@ def build_predictors(build_dir: Path, probe: np.ndarray) -> tuple[list[Predictor
     onnx = next((p for p in runtimes if p.name == ONNX_NAME), None)
     torch_reference = _torch_reference(validation, onnx, probe, notes)
     predictors = ([torch_reference] if torch_reference else []) + runtimes
+    for p in predictors:  # the float reference too: its logits quantised with the int8 output's scale
+        p.unknown = p.unknown or info.unknown
     if "int16x8" not in info.files:
         notes.append("No int16x8 model in this build (convert --int16-activations adds one).")
     notes += left_out

@@ -84,6 +84,37 @@ def facts_table(model: dict) -> Table:
     return ["fact", "value"], rows
 
 
+def condition_table(model: dict) -> Table | None:
+    """One row per operating condition: windows, then each runtime's clean and noisy-mean accuracy (%)."""
+    per = model["sweep"].get("per_condition")
+    if not per:
+        return None
+    names = model["runtimes"]
+    noisy = bool(model["sweep"]["cells"])
+    header = ["condition", "windows"] + [f"{n} clean %" for n in names] + ([f"{n} noisy %" for n in names]
+                                                                          if noisy else [])
+    rows = []
+    for cond, v in per.items():
+        row = [cond, str(v["n"])] + [_pct(v["clean"][n]) for n in names]
+        rows.append(row + ([_pct(v["noisy_mean"].get(n)) for n in names] if noisy else []))
+    return header, rows
+
+
+def unknown_table(model: dict) -> Table | None:
+    """Clean data, one row per runtime with a threshold: what it flags, then accuracy at each coverage (%)."""
+    block = model["sweep"]["clean"].get("unknown")
+    if not block:
+        return None
+    first = next(iter(block.values()))
+    header = ["runtime", "threshold (LSB)", "flagged %", "right flagged %", "wrong flagged %",
+              "accuracy of the answered %"] + [f"acc. at {100 * r['coverage']:.0f} % answered"
+                                               for r in first["risk_coverage"]]
+    rows = [[name, str(u["threshold"]), _pct(u["flagged"]), _pct(u["flagged_right"]), _pct(u["flagged_wrong"]),
+             _pct(u["answered_accuracy"])] + [_pct(r["accuracy"]) for r in u["risk_coverage"]]
+            for name, u in block.items()]
+    return header, rows
+
+
 def html_table(table: Table) -> str:
     header, rows = table
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
@@ -112,6 +143,20 @@ def _meta(report: dict) -> str:
             + f"; noise {', '.join(settings['noise_types']) or 'none'} at {snrs or '-'} dB, seed {settings['seed']}.")
 
 
+def _field_html(model: dict) -> str:
+    """The per-condition and "unknown" views, where the data and the build have them."""
+    parts = []
+    conditions, unknown = condition_table(model), unknown_table(model)
+    if conditions:
+        parts.append("<h3>Accuracy per operating condition</h3>" + html_table(conditions))
+    if unknown:
+        parts.append('<h3>"unknown": risk-coverage on clean data</h3><p class="note">A window whose int8 margin '
+                     "(top-1 minus top-2 logit, in LSB) is below the threshold convert calibrated is answered "
+                     '"unknown"; the columns on the right answer only the given share of windows, the most '
+                     "confident first.</p>" + html_table(unknown))
+    return "\n".join(parts)
+
+
 def model_section(model: dict, figs: dict) -> Markup:
     notes = "".join(f'<p class="note">{html.escape(n)}</p>' for n in model["notes"])
     return Markup(render(TEMPLATES, "model_section.html.in", {
@@ -123,6 +168,7 @@ def model_section(model: dict, figs: dict) -> Markup:
         "confusion_figure": Markup(_img(figs["confusion"], "confusion matrices")),
         "threshold_figure": Markup(_img(figs["thresholds"], "float vs int8 thresholds")),
         "units_table": Markup(html_table(units_table(model)) if model["units"] else ""),
+        "field": Markup(_field_html(model)),
         "facts_table": Markup(html_table(facts_table(model)))}))
 
 
@@ -145,4 +191,8 @@ def render_markdown(report: dict) -> str:
              md_table(comparison_table(report)) + "\n"]
     for m in report["models"]:
         parts.append(f"### {m['name']}: runtimes\n\n{md_table(runtimes_table(m))}\n")
+        for title, table in (("per operating condition", condition_table(m)), ('"unknown", clean data',
+                                                                               unknown_table(m))):
+            if table:
+                parts.append(f"### {m['name']}: {title}\n\n{md_table(table)}\n")
     return "\n".join(parts)

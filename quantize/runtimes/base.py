@@ -1,8 +1,10 @@
 """What every runtime of a converted build shares: input quantisation, output dequantisation, build facts.
 
-Integer models get float windows quantised with the model's own input scale and
-zero point, and their outputs dequantised, so logits are comparable across
-runtimes.
+Raw windows reach an int8-input model as the integers of
+:mod:`drsn_edge.int8_input` (the C engine, TFLite Micro and the Pi runner compute
+the same bytes); preprocessed float windows are quantised with the model's own
+input scale and zero point. Outputs are dequantised, so logits are comparable
+across runtimes.
 """
 from __future__ import annotations
 
@@ -11,14 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from drsn_edge.buildinfo import BuildInfo
+from drsn_edge.int8_input import Int8Input
+from drsn_edge.int8_input import quantize_float as quantize_input  # noqa: F401  (the runtimes' name for it)
 from drsn_edge.predictor import Predictor
-
-
-def quantize_input(x: np.ndarray, scale: float, zero_point: int, dtype: np.dtype) -> np.ndarray:
-    """Input quantisation as the Python pipeline does it: numpy rounds halves to even, and so does the C engine."""
-    info = np.iinfo(dtype)
-    q = np.round(x / scale) + zero_point
-    return np.clip(q, info.min, info.max).astype(dtype)
 
 
 def dequantize(values: np.ndarray, quant: tuple[float, int] | None) -> np.ndarray:
@@ -38,3 +35,18 @@ class BuildPredictor(Predictor):
         self.name = name
         self.classes = list(build.classes)
         self.preprocessing = build.preprocessing
+        self.unknown = build.unknown
+
+    def input_int8(self) -> tuple[float, int] | None:
+        """The int8 input tensor's (scale, zero point); None when the input is not int8."""
+        return None
+
+    def network_input(self, raw: np.ndarray) -> np.ndarray:
+        """Raw windows -> what the model is given: the integer int8 input, or the float preprocessing."""
+        quant = self.input_int8()
+        if quant is None:
+            return self.preprocessing.apply(raw)
+        return Int8Input(self.preprocessing, *quant).from_float(raw)
+
+    def logits(self, raw: np.ndarray) -> np.ndarray:
+        return self.logits_preprocessed(self.network_input(raw))

@@ -150,7 +150,13 @@ class TFLMPredictor(BuildPredictor):
         self.input_quant = _quantization(self.input)
         self.output_quant = _quantization(self.output)
 
+    def input_int8(self) -> tuple[float, int] | None:
+        return self.input_quant if self.input_dtype == np.int8 else None
+
     def _quantize(self, row: np.ndarray) -> np.ndarray:
+        """One window: already the int8 input (:meth:`network_input`), or float to be quantised."""
+        if np.asarray(row).dtype == self.input_dtype != np.float32:
+            return np.asarray(row).reshape(self.input_shape)
         tensor = np.asarray(row, np.float32).reshape(self.input_shape)
         if self.input_dtype == np.float32:
             return tensor

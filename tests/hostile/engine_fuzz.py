@@ -217,12 +217,13 @@ class EngineFuzzer:
         """LiteRT reference kernels on the same int8 input, or None when LiteRT refuses the model."""
         from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
+        from drsn_edge.int8_input import Int8Input
         from drsn_edge.preprocess import Preprocessing
         from quantize.quiet import quiet_native
-        from quantize.runtimes.base import quantize_input
 
         inp = graph.tensors[graph.inputs[0]]
-        x = Preprocessing(**{**self.pre, "window_length": inp.size}).apply(windows)
+        x = Int8Input(Preprocessing(**{**self.pre, "window_length": inp.size}), inp.scale,
+                      inp.zero_point).from_float(windows)
         try:
             with quiet_native():
                 interp = Interpreter(model_content=data,
@@ -231,8 +232,7 @@ class EngineFuzzer:
                 detail = interp.get_input_details()[0]
                 outs = []
                 for row in x:
-                    q = quantize_input(row.reshape(detail["shape"]), inp.scale, inp.zero_point, np.int8)
-                    interp.set_tensor(detail["index"], q)
+                    interp.set_tensor(detail["index"], row.reshape(detail["shape"]))
                     interp.invoke()
                     outs.append(interp.get_tensor(interp.get_output_details()[0]["index"]).ravel().copy())
         except Exception:  # LiteRT's own refusal: the engine only had to run clean

@@ -1,18 +1,17 @@
 """Property: any mutation of a real int8 .tflite is refused in one line, or gives a sound, bit-exact engine."""
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from needs import require_tools
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 pytest.importorskip("ai_edge_litert")
-if shutil.which("cc") is None:
-    pytest.skip("no host C compiler", allow_module_level=True)
+require_tools("cc", what="host C compiler", install="gcc libc6-dev")
 
 from engine_fuzz import EDITS, EngineFuzzer, apply_edits  # noqa: E402
 

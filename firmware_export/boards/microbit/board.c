@@ -39,7 +39,6 @@
 #define TX_PIN 24u
 #define RX_PIN 25u
 #define BAUD_115200 0x01D7E000u
-#define UART0_IRQ 2
 #define INT_RXDRDY (1u << 2)
 #define INT_ERROR (1u << 9)
 #define SPIN_LIMIT 100000u
@@ -64,7 +63,7 @@ const drsn_board_info *drsn_board_init(void)
     UART_BAUDRATE = BAUD_115200;
     UART_ENABLE = 4;
     UART_INTENSET = INT_RXDRDY | INT_ERROR;
-    NVIC_ISER = 1u << UART0_IRQ;
+    NVIC_ISER = 1u << DRSN_UART_IRQ; /* DRSN_UART_IRQ: board.mk */
     UART_STARTRX = 1;
     UART_STARTTX = 1;
     return &info;
@@ -79,7 +78,7 @@ uint64_t drsn_board_ticks(void)
     return ((uint64_t)ticks_high << 32) | now;
 }
 
-void UART0_IRQHandler(void)
+void drsn_uart_irq(void) /* UART0 */
 {
     if (UART_ERROR) {
         UART_ERROR = 0;

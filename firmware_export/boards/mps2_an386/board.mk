@@ -7,18 +7,19 @@ CC := arm-none-eabi-gcc
 SIZE := arm-none-eabi-size
 OUT ?= build-mps2_an386
 ARCH := -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16
-CFLAGS := $(ARCH) -std=c99 -O2 -Wall -Wextra -Werror -ffunction-sections -fdata-sections -I.
+CFLAGS := $(ARCH) -DDRSN_IRQS=32 -std=c99 -O2 -Wall -Wextra -Werror -ffunction-sections -fdata-sections -I.
 ifeq ($(PROFILE),1)
 CFLAGS += -DDRSN_PROFILE
 endif
-# rdimon: newlib's stdio over semihosting; startup.c replaces crt0 (hence -nostartfiles);
+# rdimon: newlib's stdio over semihosting; common/drsn_startup.c and startup.c replace crt0 (hence
+# -nostartfiles); the linker script INCLUDEs common/sections.ld;
 # --wrap times every drsn_classify() call (icount.c).
-LDFLAGS := $(ARCH) --specs=rdimon.specs -nostartfiles -T $(BOARD)/mps2_an386.ld -Wl,--gc-sections \
+LDFLAGS := $(ARCH) --specs=rdimon.specs -nostartfiles -L common -T $(BOARD)/mps2_an386.ld -Wl,--gc-sections \
 	-Wl,--wrap=drsn_classify
-SRCS := $(wildcard drsn_*.c) $(BOARD)/startup.c $(BOARD)/icount.c
+SRCS := $(wildcard drsn_*.c) common/drsn_startup.c $(BOARD)/startup.c $(BOARD)/icount.c
 OBJS := $(SRCS:%.c=$(OUT)/%.o)
 
-$(OUT)/app.elf: $(OBJS) $(BOARD)/mps2_an386.ld
+$(OUT)/app.elf: $(OBJS) $(BOARD)/mps2_an386.ld common/sections.ld
 	$(CC) $(LDFLAGS) -o $@ $(OBJS) -lm
 	$(SIZE) $@
 

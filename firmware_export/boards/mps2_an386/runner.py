@@ -68,10 +68,10 @@ def launcher(fw_dir: Path) -> Path:
 
 
 def image_size(elf: Path) -> dict[str, int]:
-    """Sections of the image (``arm-none-eabi-size``): flash = text + data, static RAM = data + bss."""
-    done = subprocess.run(["arm-none-eabi-size", "-B", str(elf)], capture_output=True, text=True, check=True)
-    text, data, bss = (int(v) for v in done.stdout.splitlines()[1].split()[:3])
-    return {"text": text, "data": data, "bss": bss, "flash_bytes": text + data, "static_ram_bytes": data + bss}
+    """Sections of the image: flash = text + data, static RAM = data + bss (the same count as every board's)."""
+    from firmware_export.device.image import size
+
+    return size(elf)
 
 
 def parse_icount(log: str) -> dict | None:

@@ -10,6 +10,7 @@
  * the DWT; there the SysTick counts QEMU's 168 MHz virtual clock, which with -icount shift=0
  * advances 1 ns per instruction: ticks * 1e9 / 168e6 = instructions. */
 #include "drsn_board.h"
+#include "drsn_ticks.h"
 
 #define REG(addr) (*(volatile uint32_t *)(addr))
 #define RCC_CR REG(0x40023800u)
@@ -25,12 +26,6 @@
 #define USART1_BRR REG(0x40011008u)
 #define USART1_CR1 REG(0x4001100Cu)
 #define NVIC_ISER1 REG(0xE000E104u)
-#define SYST_CSR REG(0xE000E010u)
-#define SYST_RVR REG(0xE000E014u)
-#define SYST_CVR REG(0xE000E018u)
-#define DEMCR REG(0xE000EDFCu)
-#define DWT_CTRL REG(0xE0001000u)
-#define DWT_CYCCNT REG(0xE0001004u)
 
 #define HSIRDY (1u << 1)
 #define PLLON (1u << 24)
@@ -38,14 +33,13 @@
 #define CORE_HZ 168000000u
 #define APB2_HZ 84000000u
 #define BAUD 115200u
-#define USART1_IRQ 37
 #define SR_RXNE (1u << 5)
 #define SR_TXE (1u << 7)
 #define SR_ERRORS 0xFu /* ORE, NF, FE, PE */
 #define SPIN_LIMIT 1000000u
 
 static drsn_board_info info = {"stm32f405", "dwt-cyccnt", CORE_HZ, CORE_HZ, 0};
-static volatile uint32_t uart_errors, systick_wraps;
+static volatile uint32_t uart_errors;
 
 static void clock_168mhz(void)
 {
@@ -67,7 +61,7 @@ static void uart_init(void)
     GPIOA_AFRH = (GPIOA_AFRH & ~(0xFFu << 4)) | (0x77u << 4);       /* AF7: USART1 */
     USART1_BRR = (APB2_HZ + BAUD / 2) / BAUD;
     USART1_CR1 = (1u << 13) | (1u << 5) | (1u << 3) | (1u << 2);    /* UE, RXNEIE, TE, RE */
-    NVIC_ISER1 = 1u << (USART1_IRQ - 32);
+    NVIC_ISER1 = 1u << (DRSN_UART_IRQ - 32); /* DRSN_UART_IRQ: board.mk */
 }
 
 const drsn_board_info *drsn_board_init(void)
@@ -75,43 +69,21 @@ const drsn_board_info *drsn_board_init(void)
     info.emulated = (RCC_CR & HSIRDY) == 0;
     if (info.emulated) {
         info.timer = "systick";
-        SYST_RVR = 0xFFFFFFu;
-        SYST_CVR = 0;
-        SYST_CSR = 7u; /* processor clock, interrupt at each wrap, enable */
+        drsn_systick_start();
     } else {
         clock_168mhz();
-        DEMCR |= 1u << 24; /* TRCENA */
-        DWT_CYCCNT = 0;
-        DWT_CTRL |= 1u;
+        drsn_dwt_start();
     }
     uart_init();
     return &info;
 }
 
-void SysTick_Handler(void)
-{
-    systick_wraps++;
-}
-
-static uint32_t cycles_high, cycles_last;
-
 uint64_t drsn_board_ticks(void)
 {
-    if (!info.emulated) { /* CYCCNT is 32 bits (25 s at 168 MHz): extended here, read at least that often */
-        uint32_t now = DWT_CYCCNT;
-        cycles_high += now < cycles_last;
-        cycles_last = now;
-        return ((uint64_t)cycles_high << 32) | now;
-    }
-    uint32_t wraps, value;
-    do {
-        wraps = systick_wraps;
-        value = SYST_CVR;
-    } while (wraps != systick_wraps); /* a wrap in between has raised (and counted) its interrupt: read again */
-    return ((uint64_t)wraps << 24) + (0xFFFFFFu - value);
+    return info.emulated ? drsn_systick_ticks() : drsn_dwt_ticks();
 }
 
-void USART1_IRQHandler(void)
+void drsn_uart_irq(void) /* USART1 */
 {
     uint32_t sr = USART1_SR;
     if (sr & SR_ERRORS)

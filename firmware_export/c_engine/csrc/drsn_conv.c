@@ -9,12 +9,10 @@
 #include "drsn_fixedpoint.h"
 #include "drsn_kernels.h"
 
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
-#include <arm_acle.h>
-#define DRSN_DSP 1
+#include "drsn_conv_pairs.h"
+
+#if DRSN_DSP
 #define DSP_ROW_WORDS 64 /* rows of up to 128 bytes (k_w * in_c) take the SMLAD path */
-#else
-#define DRSN_DSP 0
 #endif
 
 static inline int32_t dot(const int8_t *w, const int8_t *x, int32_t n)
@@ -47,13 +45,6 @@ static inline int8_t requantise(const requant *q, int32_t oc, int32_t acc)
 }
 
 #if DRSN_DSP
-static inline uint32_t load32(const int8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, sizeof v); /* one LDR: the M4 loads unaligned words */
-    return v;
-}
-
 /* drsn_mbqm through SMMULR, (a b + 2^31) >> 32 with a = 2 (x << left): that is floor((x 2^left m + 2^30)
  * / 2^31), SaturatingRoundingDoublingHighMul's integer, when |x << left| < 2^30 (the generator checks
  * this bound per layer: p->smmulr_safe) */
@@ -67,12 +58,13 @@ static inline int8_t requantise_smmulr(const requant *q, int32_t oc, int32_t acc
     return (int8_t)drsn_clamp(drsn_rdbpot(high, shift > 0 ? 0 : -shift) + q->offset, q->lo, q->hi);
 }
 
-/* bytes 1 and 3 sign-extended: SXTB16 with its built-in rotation (ACLE has no intrinsic for it) */
-static inline int16x2_t sxtb16_ror8(uint32_t v)
+/* requantise_smmulr when the generator proved drsn_requant exact for the layer (smmulr_safe 2): the
+ * exponent and rounding constant of each channel come from fast_constants */
+static inline int8_t requantise_fast(const requant *q, const int32_t *exponent, const int32_t *round, int32_t oc,
+                                     int32_t acc)
 {
-    int16x2_t r;
-    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
-    return r;
+    return (int8_t)drsn_clamp_hi127(drsn_requant(acc + q->bias[oc], q->multiplier[oc], exponent[oc], round[oc]),
+                                    q->lo);
 }
 
 /* n (a multiple of 4) input bytes as halfword pairs: [2i] holds bytes 0 and 2 of word i, [2i + 1]
@@ -122,12 +114,14 @@ static int32_t interior_run_dsp(const drsn_conv_params *p, const int8_t *in_row,
                                 int8_t *dst)
 {
     int16x2_t x[DSP_ROW_WORDS];
+    int32_t exponent[FAST_CHANNELS], round[FAST_CHANNELS];
     int8_t padded[8];
     int32_t acc[4], oc, j, i, done = 0;
     const int32_t out_c = p->out_c, bytes = (row + 3) & ~3, in_c = p->in_c, k_w = p->k_w, in_w = p->in_w;
     const int32_t stride = p->stride_w, pad = p->pad_w, safe = p->smmulr_safe;
     const requant q = {p->folded_bias, p->multiplier, p->shift, p->output_offset, p->act_min, p->act_max};
     if (bytes > 2 * DSP_ROW_WORDS || p->k_h != 1 || out_c % 4 != 0 || (row != bytes && bytes > 8)) return 0;
+    if (safe == 2 && out_c <= FAST_CHANNELS) fast_constants(p, exponent, round);
     for (; ox < p->out_w && ox * stride - pad + k_w <= in_w; ++ox, ++done, dst += out_c) {
         const int8_t *src = in_row + (size_t)(ox * stride - pad) * in_c, *w = p->weights;
         if (row != bytes) {
@@ -138,7 +132,9 @@ static int32_t interior_run_dsp(const drsn_conv_params *p, const int8_t *in_row,
         widen(src, bytes, x);
         for (oc = 0; oc < out_c; oc += 4, w += 4 * row) {
             dot4(w, row, x, acc);
-            if (safe)
+            if (safe == 2 && out_c <= FAST_CHANNELS)
+                for (j = 0; j < 4; ++j) dst[oc + j] = requantise_fast(&q, exponent, round, oc + j, acc[j]);
+            else if (safe)
                 for (j = 0; j < 4; ++j) dst[oc + j] = requantise_smmulr(&q, oc + j, acc[j]);
             else
                 for (j = 0; j < 4; ++j) dst[oc + j] = requantise(&q, oc + j, acc[j]);
@@ -176,6 +172,11 @@ void drsn_conv2d(const drsn_conv_params *p, const int8_t *in, int8_t *out)
             if (contiguous && inside_h && x0 >= 0 && x0 + p->k_w <= p->in_w) { /* every tap inside */
                 const int8_t *src = in + ((size_t)y0 * p->in_w + x0) * p->in_c;
                 const int8_t *w = p->weights;
+                const int32_t paired = interior_pairs(p, in + (size_t)y0 * p->in_w * p->in_c, ox, row, dst);
+                if (paired > 0) {
+                    ox += paired - 1;
+                    continue;
+                }
 #if DRSN_DSP
                 const int32_t done = interior_run_dsp(p, in + (size_t)y0 * p->in_w * p->in_c, ox, row, dst);
                 if (done > 0) {

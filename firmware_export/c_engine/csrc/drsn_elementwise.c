@@ -7,6 +7,15 @@
 #include "drsn_fixedpoint.h"
 #include "drsn_kernels.h"
 
+static inline int32_t rescale(int32_t v, int32_t offset, int32_t left_shift, int32_t multiplier, int32_t shift)
+{
+    const int32_t x = (v + offset) * (1 << left_shift);
+    /* |v + offset| <= 255 (zero points are int8), so below 2^29 at the reference's left shift of 20:
+     * drsn_high is then SRDHM's integer */
+    return left_shift <= 20 ? drsn_rdbpot(drsn_high(x, multiplier), -shift)
+                            : drsn_mbqm_smaller_than_one(x, multiplier, shift);
+}
+
 /* ADD/SUB rescale each input on its own, so each int8 value is rescaled once per call: all 256 of them,
  * or for an input of fewer elements (a per-channel threshold) just the values it holds */
 static void rescale_table(int32_t table[256], const int8_t *in, int32_t size, int32_t offset, int32_t left_shift,
@@ -14,12 +23,10 @@ static void rescale_table(int32_t table[256], const int8_t *in, int32_t size, in
 {
     int32_t i;
     if (size < 256) {
-        for (i = 0; i < size; ++i)
-            table[(uint8_t)in[i]] = drsn_mbqm_smaller_than_one((in[i] + offset) * (1 << left_shift), multiplier, shift);
+        for (i = 0; i < size; ++i) table[(uint8_t)in[i]] = rescale(in[i], offset, left_shift, multiplier, shift);
         return;
     }
-    for (i = INT8_MIN; i <= INT8_MAX; ++i)
-        table[(uint8_t)i] = drsn_mbqm_smaller_than_one((i + offset) * (1 << left_shift), multiplier, shift);
+    for (i = INT8_MIN; i <= INT8_MAX; ++i) table[(uint8_t)i] = rescale(i, offset, left_shift, multiplier, shift);
 }
 
 enum { DRSN_ADD, DRSN_SUB, DRSN_MUL };
@@ -27,7 +34,7 @@ enum { DRSN_ADD, DRSN_SUB, DRSN_MUL };
 /* the per-call values in registers: stores through int8_t pointers may alias anything, so a value read
  * through p inside a loop would be loaded again after every store */
 typedef struct {
-    int32_t in1_offset, in2_offset, out_offset, multiplier, shift, lo, hi;
+    int32_t in1_offset, in2_offset, out_offset, multiplier, shift, lo, hi, exponent, round;
 } binary_values;
 
 /* one inner loop per kind: the innermost axis carries almost all the work */
@@ -48,6 +55,13 @@ static inline void add_row(const binary_values *v, const int32_t *ta, const int8
 {
     const int32_t out_offset = v->out_offset, multiplier = v->multiplier, shift = v->shift, lo = v->lo, hi = v->hi;
     int32_t i;
+    const int32_t exponent = v->exponent, round = v->round;
+    if (exponent > 0 && hi == INT8_MAX) {
+        for (i = 0; i < n; ++i, a += sa, b += sb)
+            out[i] = (int8_t)drsn_clamp_hi127(drsn_requant(ta[(uint8_t)*a] + sign * tb[(uint8_t)*b], multiplier,
+                                                           exponent, round), lo);
+        return;
+    }
     for (i = 0; i < n; ++i, a += sa, b += sb) {
         const int32_t raw = ta[(uint8_t)*a] + sign * tb[(uint8_t)*b];
         out[i] = (int8_t)drsn_clamp(drsn_mbqm_smaller_than_one(raw, multiplier, shift) + out_offset, lo, hi);
@@ -94,7 +108,7 @@ static void broadcast(const drsn_binary_params *p, const int8_t *a, const int8_t
     const int32_t n3 = p->out_shape[3], sa = p->in1_strides[3], sb = p->in2_strides[3];
     const int32_t n2 = p->out_shape[2], sa2 = p->in1_strides[2], sb2 = p->in2_strides[2];
     const binary_values v = {p->in1_offset, p->in2_offset, p->out_offset, p->out_multiplier, p->out_shift,
-                             p->act_min, p->act_max};
+                             p->act_min, p->act_max, p->out_exponent, p->out_round};
     if (kind != DRSN_MUL) {
         rescale_table(ta, a, p->in1_size, p->in1_offset, p->left_shift, p->in1_multiplier, p->in1_shift);
         rescale_table(tb, b, p->in2_size, p->in2_offset, p->left_shift, p->in2_multiplier, p->in2_shift);

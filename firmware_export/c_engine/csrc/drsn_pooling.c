@@ -5,9 +5,30 @@
 #include "drsn_fixedpoint.h"
 #include "drsn_kernels.h"
 
+/* a 1x1 window (a strided subsample, the shortcut of a strided residual unit): whole pixels copied, then
+ * clamped only where the activation range is narrower than int8 */
+static void subsample(const drsn_pool_params *p, const int8_t *in, int8_t *out)
+{
+    const size_t channels = (size_t)p->channels;
+    const int clamp = p->act_min > INT8_MIN || p->act_max < INT8_MAX;
+    int32_t oy, ox;
+    size_t c;
+    for (oy = 0; oy < p->out_h; ++oy)
+        for (ox = 0; ox < p->out_w; ++ox, out += channels) {
+            const int32_t iy = oy * p->stride_h - p->pad_h, ix = ox * p->stride_w - p->pad_w;
+            memcpy(out, in + ((size_t)iy * p->in_w + ix) * channels, channels);
+            if (clamp)
+                for (c = 0; c < channels; ++c) out[c] = (int8_t)drsn_clamp(out[c], p->act_min, p->act_max);
+        }
+}
+
 void drsn_max_pool2d(const drsn_pool_params *p, const int8_t *in, int8_t *out)
 {
     int32_t oy, ox, c, fy, fx;
+    if (p->k_h == 1 && p->k_w == 1 && p->pad_h == 0 && p->pad_w == 0) {
+        subsample(p, in, out);
+        return;
+    }
     for (oy = 0; oy < p->out_h; ++oy) {
         const int32_t y0 = oy * p->stride_h - p->pad_h;
         const int32_t fy0 = y0 < 0 ? -y0 : 0;

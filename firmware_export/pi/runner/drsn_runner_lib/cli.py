@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import time
+from contextlib import nullcontext
 from typing import TextIO
 
 from . import fleet, output
@@ -14,7 +15,7 @@ from .decide import Decider
 import numpy as np
 
 from .messages import PROG, RunnerError, SigtermGate, Terminated, Warnings
-from .model import Model, load_config
+from .model import Model, load_config, unknown_score
 from .readers import FORMATS, finite, samples
 from .resample import Resampler
 from .windows import Windower
@@ -100,6 +101,7 @@ def run(args: argparse.Namespace, out: TextIO, warn: Warnings, tally: Tally, gat
     resampler = Resampler(rate, model.sample_rate)
     windower = Windower(model.window_length, args.hop or model.window_length)
     decider = Decider(args.smooth, args.alert_after, normal)
+    names = [*model.classes, output.UNKNOWN]  # decider indices -> names
     tally.publisher = pub = fleet.publisher(args, warn)
     alarms = fleet.AlarmWatch()
     n = 0
@@ -115,20 +117,24 @@ def run(args: argparse.Namespace, out: TextIO, warn: Warnings, tally: Tally, gat
                 continue
             k, confidence, raw = result
             record = output.window_record(model, n, start, k, confidence, (time.perf_counter() - began) * 1000)
+            if model.unknown_threshold is not None and output.mark_unknown(record, unknown_score(raw),
+                                                                           model.unknown_threshold):
+                k = len(model.classes)  # "unknown" votes and alerts like a class of its own
             if args.smooth > 1 or args.alert_after:
                 smoothed, alert, onset = decider.update(k)
-                output.add_decision(record, model.classes, smoothed, alert, bool(args.alert_after))
+                output.add_decision(record, names, smoothed, alert, bool(args.alert_after))
                 if onset:
-                    output.announce_alert(model.classes[alert], args.alert_after, record["time"])
+                    output.announce_alert(names[alert], args.alert_after, record["time"])
             if args.raw:
                 record["raw"] = raw.tolist()
-            output.write_line(out, record)
+            with gate.held() if gate is not None else nullcontext():
+                output.write_line(out, record)
+                n += 1
+                tally.windows = n
             if pub is not None:
                 pub.window(record)
                 if args.alert_after:
                     alarms.update(pub, record["alert"], record["time"])
-            n += 1
-            tally.windows = n
             if args.max_windows is not None and n >= args.max_windows:
                 return n
     return n

@@ -4,7 +4,8 @@ from __future__ import annotations
 import signal
 import sys
 from collections import Counter
-from typing import TextIO
+from contextlib import contextmanager
+from typing import Iterator, TextIO
 
 PROG = "drsn-runner"
 
@@ -23,10 +24,12 @@ class Terminated(BaseException):
 class SigtermGate:
     """SIGTERM handling in two phases. While the interpreter loads, a SIGTERM is only noted: raised in the
     middle of TensorFlow's import it left a half-initialised library whose threads kept the process from
-    exiting. Once :meth:`arm` is called (the model is loaded), a noted or new SIGTERM unwinds the loop."""
+    exiting. Once :meth:`arm` is called (the model is loaded), a noted or new SIGTERM unwinds the loop,
+    except inside :meth:`held`, which it waits for."""
 
     def __init__(self) -> None:
         self.pending = False
+        self.holding = False
 
     def install(self) -> None:
         signal.signal(signal.SIGTERM, self._note)
@@ -35,15 +38,29 @@ class SigtermGate:
     def _note(self, signum: int, frame: object) -> None:
         self.pending = True
 
+    def _unwind(self, signum: int, frame: object) -> None:
+        if self.holding:
+            self.pending = True
+        else:
+            raise Terminated()
+
     def arm(self) -> None:
-        signal.signal(signal.SIGTERM, raise_terminated)
+        signal.signal(signal.SIGTERM, self._unwind)
         if self.pending:
             raise Terminated()
 
-
-def raise_terminated(signum: int, frame: object) -> None:
-    """SIGTERM handler: unwinds the loop so the shutdown is said, not silent."""
-    raise Terminated()
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """A window's line and its count go together: a SIGTERM in between would report one window fewer
+        than were written, so it is acted on once both are done. (Blocking the signal would not do: the
+        runtime's worker threads would take it and Python would still run the handler here.)"""
+        self.holding = True
+        try:
+            yield
+        finally:
+            self.holding = False
+        if self.pending:
+            raise Terminated()
 
 
 class Warnings:

@@ -8,7 +8,7 @@ import os
 import numpy as np
 
 from .messages import RunnerError
-from .preprocessing import preprocess, quantize_input
+from .preprocessing import int8_window, preprocess, quantize_input
 
 
 def load_config(path: str) -> dict:
@@ -62,6 +62,14 @@ def check_config(config: dict, where: str) -> None:
     normal = config.get("normal_class")
     if normal is not None and normal not in classes:
         raise RunnerError(f"{where}: normal class {normal!r} is not one of the classes")
+    unknown = config.get("unknown")
+    if unknown is not None:
+        threshold = unknown.get("threshold") if isinstance(unknown, dict) else None
+        if not isinstance(unknown, dict) or unknown.get("score", "margin") != "margin" \
+                or isinstance(threshold, bool) or not isinstance(threshold, int) or not 0 <= threshold <= 255:
+            raise RunnerError(f"{where}: 'unknown' must be {{\"score\": \"margin\", \"threshold\": 0 to 255}}")
+        if "unknown" in classes:
+            raise RunnerError(f"{where}: a class is named 'unknown', the name of windows the model does not answer")
 
 
 def load_interpreter(model_path: str, reference: bool, threads: int | None):
@@ -94,11 +102,19 @@ def load_interpreter(model_path: str, reference: bool, threads: int | None):
     raise RunnerError("no TFLite interpreter found: pip install ai-edge-litert (or tflite-runtime)")
 
 
+def unknown_score(raw: np.ndarray) -> int:
+    """Top-1 minus top-2 of the int8 outputs (what `drsn-edge convert` calibrated the threshold on)."""
+    ordered = np.sort(raw.astype(np.int32).ravel())
+    return int(ordered[-1] - ordered[-2])
+
+
 class Model:
     """The int8 model: raw window in, (class index, confidence, raw scores) out."""
 
     def __init__(self, config: dict, model_path: str, reference: bool, threads: int | None) -> None:
         self.classes = [str(c) for c in config["classes"]]
+        # windows whose unknown_score is below it are reported as "unknown"; None: every window is answered
+        self.unknown_threshold = config["unknown"]["threshold"] if config.get("unknown") else None
         self.pre = dict(config["preprocessing"])
         self.window_length = int(self.pre.get("window_length", config.get("window_length", 0)))
         self.sample_rate = float(self.pre.get("sample_rate", config.get("sample_rate", 0)))
@@ -110,13 +126,19 @@ class Model:
         self.in_dtype = np.dtype(self.input["dtype"])
         if int(np.prod(self.input["shape"])) != self.window_length:
             raise RunnerError(f"model input {list(self.input['shape'])} does not hold {self.window_length} samples")
+        if self.unknown_threshold is not None and np.dtype(self.output["dtype"]) != np.int8:
+            raise RunnerError("config has an 'unknown' threshold but the model's output is not int8")
         outputs = int(np.prod(self.output["shape"]))
         if outputs != len(self.classes):
             raise RunnerError(f"the model has {outputs} outputs but the config names {len(self.classes)} classes")
 
     def input_tensor(self, window: np.ndarray) -> np.ndarray | None:
-        """What the interpreter is given for one raw window: preprocessed and (for integer models) quantised;
-        None when preprocessing made it non-finite (e.g. samples of 1e308 whose mean overflows)."""
+        """What the interpreter is given for one raw window: the integer int8 input (int8 models, "window"
+        normalisation), else preprocessed and quantised; None when it is not finite (e.g. samples of 1e308)."""
+        if self.in_dtype == np.int8 and self.pre.get("normalisation", "window") == "window":
+            scale, zero = self.input["quantization"]
+            q = int8_window(window, float(self.pre.get("eps", 1e-6)), float(scale), int(zero))
+            return None if q is None else q.reshape(self.input["shape"])
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             x = preprocess(window[None, :], self.pre).reshape(self.input["shape"]).astype(np.float32)
         if not np.isfinite(x).all():

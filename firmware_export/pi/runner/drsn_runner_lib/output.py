@@ -18,6 +18,19 @@ def window_record(model: Model, n: int, start: int, k: int, confidence: float, l
             "wall": round(time.time(), 3)}
 
 
+UNKNOWN = "unknown"  # the class name of a window the model should not answer
+
+
+def mark_unknown(record: dict, score: int, threshold: int) -> bool:
+    """Add the window's unknown ``score``; below ``threshold`` the class becomes "unknown" and ``best`` keeps
+    the model's own answer. Returns whether the window is unknown."""
+    record["score"] = score
+    if score >= threshold:
+        return False
+    record["best"], record["class"] = record["class"], UNKNOWN
+    return True
+
+
 def add_decision(record: dict, classes: list[str], smoothed: int, alert: int | None, with_alert: bool) -> None:
     """The smoothed class, and (when alerts are on) the class in alert or null."""
     record["smoothed"] = classes[smoothed]
