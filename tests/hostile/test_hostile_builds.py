@@ -84,7 +84,9 @@ def test_fw_json(fw_dir, tmp_path, refused, key, value) -> None:
 
 def test_fw_json_says_why_each_slot_is_large_enough(fw_dir) -> None:
     info = json.loads((fw_dir / "fw.json").read_text())
-    assert len(info["buffers"]) == sum(info["ops"].values())
+    # one line per graph op (fused kernels run several ops: fw.json's "ops" counts kernels)
+    assert [int(line.split()[1]) for line in info["buffers"]] == list(range(len(info["buffers"])))
+    assert len(info["buffers"]) >= sum(info["ops"].values())
     assert all("computed from input" in line for line in info["buffers"])
 
 
