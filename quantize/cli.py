@@ -59,7 +59,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_report(build_dirs: list[str], out: str | Path, data: str, args: argparse.Namespace) -> Path:
+def run_report(build_dirs: list[str], out: str | Path, data: str, args: argparse.Namespace,
+               devices: tuple[str, ...] = ()) -> Path:
     """Shared by `report` and `convert --report`."""
     from drsn_edge.data.noise import parse_noise_types
     from quantize.report import make_report
@@ -68,7 +69,7 @@ def run_report(build_dirs: list[str], out: str | Path, data: str, args: argparse
     noise = () if args.report_noise.strip().lower() == "none" else tuple(parse_noise_types(args.report_noise))
     opts = ReportOptions(data=data, split=args.split, noise_types=noise, snrs_db=snr_list(args.report_snr),
                          limit=args.limit, seed=args.noise_seed, channel=args.channel, workers=args.workers,
-                         progress=not args.quiet)
+                         progress=not args.quiet, devices=devices)
     out, report = make_report(build_dirs, out, opts, force=args.force)
     print(report["verdict"])
     print(f"report: {Path(out) / 'report.html'}")
@@ -76,7 +77,7 @@ def run_report(build_dirs: list[str], out: str | Path, data: str, args: argparse
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    run_report([args.build_dir, *(args.models or [])], args.out, args.data, args)
+    run_report([args.build_dir, *(args.models or [])], args.out, args.data, args, tuple(args.device or ()))
     return 0
 
 
@@ -156,6 +157,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--models", nargs="+", default=None, help="more build directories to compare")
     p.add_argument("--out", default="report", help="output directory")
     p.add_argument("--force", action="store_true", help="replace an existing output directory")
+    p.add_argument("--device", action="append", default=None, metavar="RESULT.json",
+                   help="a `validate-device --json` result, shown as a 'device (BOARD)' runtime (repeatable)")
     p.add_argument("--quiet", action="store_true")
     _add_report_options(p)
     p.set_defaults(func=cmd_report)

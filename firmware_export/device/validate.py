@@ -79,7 +79,8 @@ def validate_device(fw_dir: str | Path, board_name: str, spec: str, port: str | 
         host_seconds = time.monotonic() - started
 
     ref = _reference("litert", model, build, x, progress)
-    result = {"fw_dir": str(fw_dir), "board": board.name, "port": port or "qemu", "data": spec, "split": split,
+    result = {"fw_dir": str(fw_dir), "model": fw["name"], "model_id": fw.get("model_id"), "board": board.name,
+              "port": port or "qemu", "data": spec, "split": split,
               "windows": n, "litert": agreement(device, ref),
               "accuracy": {"device": float(np.mean(device.argmax(1) == y)),
                            "litert": float(np.mean(ref.argmax(1) == y))},

@@ -19,6 +19,7 @@ from drsn_edge.buildinfo import BuildInfo, load_build_info
 from drsn_edge.data.spec import describe
 from drsn_edge.errors import DrsnError
 from drsn_edge.predictor import Predictor
+from quantize.report.device import attach_devices, check_devices, load_device_result
 from quantize.report.inputs import INT8_NAME, ReportOptions, build_predictors, evaluation_windows, read_json
 from quantize.report.sweep import sweep_build
 
@@ -116,6 +117,7 @@ def collect_model(build_dir: str | Path, opts: ReportOptions) -> dict:
         "latency_ms_per_window": {p.name: latency_ms(p, timing) for p in predictors},
         "latency_windows": len(timing), "sweep": sweep, "quantisation_loss": loss,
         "units": unit_data(build_dir, validation, notes), "verdict": model_verdict(info.name, loss),
+        "devices": [],  # filled from --device results by attach_devices
     }
 
 
@@ -145,8 +147,11 @@ def collect(build_dirs: list[str | Path], opts: ReportOptions) -> dict:
     names = [i.name for i in infos]
     if len(set(names)) != len(names):
         raise DrsnError(f"model names must differ to compare builds: {names}")
+    devices = [load_device_result(p) for p in opts.devices]
+    check_devices(devices, names)
     models = [collect_model(d, opts) for d in tqdm(build_dirs, desc="report", unit="model",
                                                      disable=not opts.progress or len(build_dirs) == 1)]
+    attach_devices(models, devices, opts.data)
     windows = next(iter(opts._windows.values()))
     return {
         "format": FORMAT, "verdict": overall_verdict(models),

@@ -38,6 +38,7 @@ class ReportOptions:
     latency_windows: int = 32
     workers: int = 1  # processes for the sweep (see report_sweep)
     progress: bool = True
+    devices: tuple[str, ...] = ()  # validate-device --json results, shown as "device (<board>)" runtimes
     _windows: dict = field(default_factory=dict, repr=False)  # window length -> Windows, shared by builds
 
     def __post_init__(self) -> None:

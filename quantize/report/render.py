@@ -55,6 +55,27 @@ def runtimes_table(model: dict) -> Table:
         rows.append([name, _pct(sweep["clean"]["accuracy"][name]), _pct(sweep["noisy_mean"].get(name)),
                      "reference" if agreement is None else f"{agreement:.4f}",
                      f"{model['latency_ms_per_window'][name]:.2f}"])
+    for d in model.get("devices", []):  # validate-device's own windows: see device_table
+        rows.append([d["runtime"], _pct(d["accuracy"]), "-", "-" if d["top1_float"] is None else f"{d['top1_float']:.4f}",
+                     "-"])
+    return header, rows
+
+
+def device_table(model: dict) -> Table | None:
+    """One row per ``--device`` result: bit-exactness against LiteRT int8, agreement, accuracy, latency."""
+    if not model.get("devices"):
+        return None
+    header = ["runtime", "windows", "device clean %", "LiteRT int8 clean %", "identical windows vs LiteRT int8",
+              "max LSB", "top-1 agreement with LiteRT int8", "top-1 agreement with float", "per inference",
+              "ms at core clock", "note"]
+    rows = []
+    for d in model["devices"]:
+        t = d["timing"]
+        rows.append([d["runtime"], str(d["windows"]), _pct(d["accuracy"]), _pct(d["litert_accuracy"]),
+                     f"{d['identical_windows']}/{d['windows']}", str(d["max_lsb"]), f"{d['top1_litert']:.4f}",
+                     "-" if d["top1_float"] is None else f"{d['top1_float']:.4f}",
+                     f"{t['per_inference']:,.0f} {t['unit']}",
+                     f"{t['ms_at_core_clock']:.2f} at {t['core_hz'] / 1e6:g} MHz", t["caveat"] or "cycle counter"])
     return header, rows
 
 
@@ -146,7 +167,9 @@ def _meta(report: dict) -> str:
 def _field_html(model: dict) -> str:
     """The per-condition and "unknown" views, where the data and the build have them."""
     parts = []
-    conditions, unknown = condition_table(model), unknown_table(model)
+    conditions, unknown, devices = condition_table(model), unknown_table(model), device_table(model)
+    if devices:
+        parts.append("<h3>On the device (validate-device)</h3>" + html_table(devices))
     if conditions:
         parts.append("<h3>Accuracy per operating condition</h3>" + html_table(conditions))
     if unknown:
@@ -191,8 +214,9 @@ def render_markdown(report: dict) -> str:
              md_table(comparison_table(report)) + "\n"]
     for m in report["models"]:
         parts.append(f"### {m['name']}: runtimes\n\n{md_table(runtimes_table(m))}\n")
-        for title, table in (("per operating condition", condition_table(m)), ('"unknown", clean data',
-                                                                               unknown_table(m))):
+        for title, table in (("on the device (validate-device)", device_table(m)),
+                             ("per operating condition", condition_table(m)),
+                             ('"unknown", clean data', unknown_table(m))):
             if table:
                 parts.append(f"### {m['name']}: {title}\n\n{md_table(table)}\n")
     return "\n".join(parts)
