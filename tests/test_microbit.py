@@ -67,7 +67,7 @@ def test_microbit_streams_classifies_and_alarms(standin: Path) -> None:
     with qemu.booted(get_board("microbit"), standin) as url, Link(url) as link:
         hello = link.hello()
         assert hello["board"] == "microbit" and hello["timer"] == "timer0" and hello["emulated"] == 1
-        assert hello["stream_capacity"] == L + L // 4 and hello["core_hz"] == 16_000_000
+        assert hello["stream_capacity"] == L + L // 16 and hello["core_hz"] == 16_000_000
         link.configure(hop=L, alert=2, raw=1)
         link.write(b"junk\nnan\n")
         lines = []

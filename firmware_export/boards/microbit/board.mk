@@ -5,6 +5,6 @@
 # README "Boards": a model that fits). 32 interrupts; UART0 is interrupt 2.
 BOARD := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 ARCH := -mcpu=cortex-m0 -mthumb -mfloat-abi=soft
-BOARD_DEFS := -DDRSN_IRQS=32 -DDRSN_UART_IRQ=2 '-DDRSN_STREAM_CAPACITY=(DRSN_WINDOW_LENGTH + DRSN_WINDOW_LENGTH / 4)'
+BOARD_DEFS := -DDRSN_IRQS=32 -DDRSN_UART_IRQ=2 '-DDRSN_STREAM_CAPACITY=(DRSN_WINDOW_LENGTH + DRSN_WINDOW_LENGTH / 16)'
 LDSCRIPT := $(BOARD)/microbit.ld
 include $(BOARD)/../monitor/image.mk

@@ -296,14 +296,13 @@ static float confidence(const int8_t logits[DRSN_NUM_CLASSES], int32_t k)
     return e[k] / sum;
 }
 
-static void classify(uint32_t start)
+/* The window's JSON line. Kept out of classify() (never inlined) so that its line buffer is not on the
+ * stack while the engine runs: on the micro:bit's 16 KB that buffer is what would not fit. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void report(uint32_t start, int k, const int8_t *logits, uint64_t ticks)
 {
-    int8_t logits[DRSN_NUM_CLASSES];
-    uint64_t before = drsn_board_ticks();
-    int k = drsn_classify(window, logits);
-    uint64_t ticks = drsn_board_ticks() - before;
-    if (k < 0)
-        return; /* cannot happen: the stream holds finite samples only */
     drsn_json j;
     drsn_json_begin(&j);
     drsn_json_key(&j, "time"), drsn_json_fixed(&j, (double)(start + DRSN_WINDOW_LENGTH) / DRSN_SAMPLE_RATE, 6);
@@ -334,6 +333,16 @@ static void classify(uint32_t start)
     }
     send(&j);
     windows++;
+}
+
+static void classify(uint32_t start)
+{
+    int8_t logits[DRSN_NUM_CLASSES];
+    uint64_t before = drsn_board_ticks();
+    int k = drsn_classify(window, logits);
+    uint64_t ticks = drsn_board_ticks() - before;
+    if (k >= 0) /* always: the stream holds finite samples only */
+        report(start, k, logits, ticks);
 }
 
 int main(void)
