@@ -8,9 +8,9 @@ kept beside the exact figures so its error is visible.
 Pruning uses a lower bound, so it never drops a model that would fit: a convolution's input and output
 are alive at once, so the arena holds at least the largest such pair (int8: one byte per value), and the
 image at least that plus one float window (4 B per sample), the stream ring (``RING_BYTES_PER_SAMPLE``),
-about 600 bytes of monitor state and the stack where the image holds it. The estimate beside it (reported,
-not used to prune) takes the arena as 3x the largest int8 feature map for the shrinkage networks, 2.5x for
-ResNet: right for a stride-2 stem (12,288 estimated for the paper-size model's 12,290 exact arena), up to
+about 600 bytes of monitor state; the stack the linker script reserves comes on top. The estimate beside it (reported,
+not used to prune) takes the arena as 2.5x the largest int8 feature map: right for a stride-2 stem (10,240 estimated for the
+paper-size model's 10,240 exact arena), up to
 50% high with a stride-4 stem (6,144 for 4,110; benchmarks/RESULTS.md §17), hence not used to prune. Flash: the monitoring firmware without a model (``FLASH_FIXED``) plus one byte per
 weight, leaving out the per-op tables (about 146 bytes per lowered op), so it stays below the truth. After
 conversion every trial is measured exactly and the estimate is kept beside the exact figures.
@@ -29,11 +29,11 @@ from drsn_edge.models import ModelConfig, build_model, count_macs, count_paramet
 
 RAM_FIXED = 600  # monitor state, UART buffers: static RAM of an image minus arena, window and ring
 # bytes of the stream ring per window sample: float ring of DRSN_STREAM_CAPACITY samples (board.mk / drsn_stream.h)
-RING_BYTES_PER_SAMPLE = {"microbit": 5, "stm32f405": 8}
+RING_BYTES_PER_SAMPLE = {"microbit": 4.25, "stm32f405": 8}
 FLASH_FIXED = {"microbit": 30_000, "stm32f405": 20_500, "mps2_an386": 20_500}
-# arena per byte of the largest feature map: a shrinkage unit keeps |x|, the threshold and the result alive
-# beside x; a plain residual unit fewer (resnet 2,4 x1 on 256 samples: exact 644 B, estimate 640 B)
-ARENA_PER_FEATURE_MAP = {"drsn-cw": 3.0, "drsn-cs": 3.0, "resnet": 2.5, "convnet": 2.5}
+# arena per byte of the largest feature map: with the engine's fused steps a shrinkage unit keeps no more
+# alive than a plain residual unit (paper-size DRSN-CW: 10,240 B exact = 2.5 x 4,096) (resnet 2,4 x1 on 256 samples: exact 644 B, estimate 640 B)
+ARENA_PER_FEATURE_MAP = {"drsn-cw": 2.5, "drsn-cs": 2.5, "resnet": 2.5, "convnet": 2.5}
 # instructions per MAC of the whole paper-size network on the Cortex-M4 (26.15 M / 1.32 M, GUIDE.md §6):
 # the stated cost model for a board without an emulator
 INSTRUCTIONS_PER_MAC = 19.8
@@ -47,11 +47,11 @@ class Limits:
     flash_bytes: int
     ram_bytes: int
     stack_bytes: int
-    stack_in_image: bool  # a .stack section: arm-none-eabi-size counts the stack in static RAM already
 
     def ram_needed(self, static_ram: int) -> int:
-        """RAM the image needs at run time: static data plus the stack, counted once."""
-        return static_ram + (0 if self.stack_in_image else self.stack_bytes)
+        """RAM the image needs at run time: static data (data + bss, as the image reports it) plus the stack
+        the linker script reserves."""
+        return static_ram + self.stack_bytes
 
     def excess(self, flash: int, static_ram: int) -> tuple[int, int]:
         """Bytes over the flash and RAM limits (<= 0: fits), Optuna's constraint values."""
@@ -77,7 +77,7 @@ def board_limits(board: str) -> Limits:
     stack = re.search(r"__stack_size\s*=\s*(\w+)\s*;", text)
     if "FLASH" not in regions or "RAM" not in regions or stack is None:
         raise DrsnError(f"cannot read FLASH, RAM and the stack size from {scripts[0].name}")
-    return Limits(board, regions["FLASH"], regions["RAM"], _kib(stack.group(1)), ".stack" in text)
+    return Limits(board, regions["FLASH"], regions["RAM"], _kib(stack.group(1)))
 
 
 @dataclass(frozen=True)
@@ -120,8 +120,7 @@ def estimate(config: ModelConfig, limits: Limits) -> Estimate:
     length, board = config.in_length, limits.board
     largest, pair = feature_maps(model, length)
     arena = int(ARENA_PER_FEATURE_MAP[config.arch] * largest)
-    rest = RAM_FIXED + 4 * length + RING_BYTES_PER_SAMPLE.get(board, 0) * length
-    rest += limits.stack_bytes if limits.stack_in_image else 0
+    rest = RAM_FIXED + 4 * length + int(RING_BYTES_PER_SAMPLE.get(board, 0) * length)
     params = count_parameters(model)
     return Estimate(params, count_macs(model), arena, rest + arena, FLASH_FIXED.get(board, 0) + params,
                     pair, rest + pair)

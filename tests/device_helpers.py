@@ -37,10 +37,11 @@ def c_export(build: Path, tmp_path_factory: pytest.TempPathFactory, name: str) -
 
 
 def recording(cwru_dir: Path, path: Path) -> Path:
-    """3584 samples of the normal baseline then 2048 of inner-race fault IR007, as float32: with hop 512 and
-    2048-sample windows, eight windows from normal through mixed to fault (the alarm rises on the way)."""
+    """3584 samples of the normal baseline then 3072 of inner-race fault IR007, as float32: with hop 512 and
+    2048-sample windows, ten windows from normal through mixed (which a model may call another fault or
+    "unknown") to three of pure fault, on which the alarm rises."""
     normal = load_recording(cwru_dir / "normal_0.mat").signal[50000:53584]
-    fault = load_recording(cwru_dir / "IR007_0.mat").signal[50000:52048]
+    fault = load_recording(cwru_dir / "IR007_0.mat").signal[50000:53072]
     np.concatenate([normal, fault]).astype("<f4").tofile(path)
     return path
 

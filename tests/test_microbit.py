@@ -134,6 +134,6 @@ def test_small_model_lines_equal_the_pi_runner(small: dict[str, Path], cwru_dir:
                      "--quiet"]) == 0
     device = [json.loads(line) for line in out.read_text().splitlines()]
     pi = pi_lines(small["pi"], data, *settings)
-    assert len(device) == len(pi) == (5632 - 1024) // 512 + 1
+    assert len(device) == len(pi) == (6656 - 1024) // 512 + 1
     assert without_timing(device) == without_timing(pi)
     assert all(len(line["raw"]) == 10 and line["ticks"] > 0 for line in device)

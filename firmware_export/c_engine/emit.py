@@ -82,6 +82,7 @@ def emit(graph: Graph, steps: list[Step], arena: ArenaPlan, info: dict) -> dict[
         "INPUT_OFFSET": arena.offsets[graph.inputs[0]], "OUTPUT_OFFSET": arena.offsets[graph.outputs[0]],
         "STEPS": Code(calls), "CFLAGS": HOST_CFLAGS, "SOURCES": " ".join(compiled_sources()),
         "HEADERS": " ".join(headers()), "UNKNOWN_THRESHOLD": int(info.get("unknown_threshold", 0)),
+        "UNKNOWN_ON": int("unknown_threshold" in info),
     }
     values["CONSTANTS"] = Code("\n".join(em.arrays))
     values["PARAMS"] = Code("\n".join(em.structs))

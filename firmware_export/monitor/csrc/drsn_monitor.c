@@ -4,7 +4,8 @@
  * parsed in the receive interrupt and pushed with drsn_stream_push(), the entry point an ADC/DMA
  * interrupt uses on a real sensor (drsn_stream.h). Every hop the main loop classifies a window and
  * writes one JSON line with the Pi runner's fields (drsn_runner_lib/output.py): time, window,
- * class, confidence, latency_ms, then smoothed/alert (when on) and raw; plus "ticks", the board
+ * class, confidence, latency_ms, score (and best, for an "unknown" window) when convert calibrated an
+ * unknown threshold, then smoothed/alert (when on) and raw; plus "ticks", the board
  * timer's count for the inference. Lines starting with '!' are commands:
  *   !hello                  -> {"hello": "drsn-edge-monitor", board, model, timer, ...}
  *   !status                 -> {"status": {samples, windows, bad_lines, non_finite, overruns, ...}}
@@ -22,6 +23,12 @@
 #include "drsn_json.h"
 #include "drsn_monitor_config.h"
 #include "drsn_stream.h"
+#if defined(DRSN_UNKNOWN_ON) && DRSN_UNKNOWN_ON
+#include "drsn_unknown.h"
+#else
+#undef DRSN_UNKNOWN_ON
+#define DRSN_UNKNOWN_ON 0 /* a build without a calibrated threshold: every window is answered */
+#endif
 
 #define LINE_MAX 64
 #define BINARY_MAX 65535u /* samples in one !bin block */
@@ -296,6 +303,12 @@ static float confidence(const int8_t logits[DRSN_NUM_CLASSES], int32_t k)
     return e[k] / sum;
 }
 
+/* A class index's name: the model's classes, then "unknown" (index DRSN_NUM_CLASSES) */
+static const char *class_name(int32_t k)
+{
+    return k < DRSN_NUM_CLASSES ? drsn_class_names[k] : "unknown";
+}
+
 /* The window's JSON line. Kept out of classify() (never inlined) so that its line buffer is not on the
  * stack while the engine runs: on the micro:bit's 16 KB that buffer is what would not fit. */
 #if defined(__GNUC__)
@@ -303,23 +316,34 @@ __attribute__((noinline))
 #endif
 static void report(uint32_t start, int k, const int8_t *logits, uint64_t ticks)
 {
+    const int model_k = k;
     drsn_json j;
     drsn_json_begin(&j);
     drsn_json_key(&j, "time"), drsn_json_fixed(&j, (double)(start + DRSN_WINDOW_LENGTH) / DRSN_SAMPLE_RATE, 6);
     drsn_json_key(&j, "window"), drsn_json_int(&j, windows);
-    drsn_json_key(&j, "class"), drsn_json_string(&j, drsn_class_names[k]);
-    drsn_json_key(&j, "confidence"), drsn_json_fixed(&j, confidence(logits, k), 4);
+#if DRSN_UNKNOWN_ON
+    const int32_t score = drsn_unknown_score(logits, DRSN_NUM_CLASSES);
+    if (DRSN_IS_UNKNOWN(score, DRSN_UNKNOWN_THRESHOLD))
+        k = DRSN_NUM_CLASSES; /* "unknown" votes and alerts like a class of its own, as on the Pi */
+#endif
+    drsn_json_key(&j, "class"), drsn_json_string(&j, class_name(k));
+    drsn_json_key(&j, "confidence"), drsn_json_fixed(&j, confidence(logits, model_k), 4);
     drsn_json_key(&j, "latency_ms"), drsn_json_fixed(&j, (double)ticks * 1000.0 / board->tick_hz, 3);
     drsn_json_key(&j, "ticks"), drsn_json_int(&j, (int64_t)ticks);
+#if DRSN_UNKNOWN_ON
+    drsn_json_key(&j, "score"), drsn_json_int(&j, score);
+    if (k != model_k)
+        drsn_json_key(&j, "best"), drsn_json_string(&j, drsn_class_names[model_k]);
+#endif
     if (config.smooth > 1 || config.alert) {
         int32_t alert;
         int onset;
         int32_t smoothed = drsn_decide(&decider, k, &alert, &onset);
-        drsn_json_key(&j, "smoothed"), drsn_json_string(&j, drsn_class_names[smoothed]);
+        drsn_json_key(&j, "smoothed"), drsn_json_string(&j, class_name(smoothed));
         if (config.alert) {
             drsn_json_key(&j, "alert");
             if (alert >= 0)
-                drsn_json_string(&j, drsn_class_names[alert]);
+                drsn_json_string(&j, class_name(alert));
             else
                 drsn_json_null(&j);
         }
