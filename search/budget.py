@@ -34,9 +34,9 @@ FLASH_FIXED = {"microbit": 30_000, "stm32f405": 20_500, "mps2_an386": 20_500}
 # arena per byte of the largest feature map: with the engine's fused steps a shrinkage unit keeps no more
 # alive than a plain residual unit (paper-size DRSN-CW: 10,240 B exact = 2.5 x 4,096) (resnet 2,4 x1 on 256 samples: exact 644 B, estimate 640 B)
 ARENA_PER_FEATURE_MAP = {"drsn-cw": 2.5, "drsn-cs": 2.5, "resnet": 2.5, "convnet": 2.5}
-# instructions per MAC of the whole paper-size network on the Cortex-M4 (26.15 M / 1.32 M, GUIDE.md §6):
-# the stated cost model for a board without an emulator
-INSTRUCTIONS_PER_MAC = 19.8
+# instructions per MAC of the whole paper-size network on the Cortex-M4 with today's engine (6.68 M / 1.32 M,
+# benchmarks/RESULTS.md §11 and §15): the stated cost model for a board without an emulator
+INSTRUCTIONS_PER_MAC = 5.07
 
 
 @dataclass(frozen=True)
